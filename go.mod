@@ -1,0 +1,3 @@
+module github.com/redtap/redtap
+
+go 1.26
