@@ -1,0 +1,37 @@
+# redtap: `make test` is the whole test suite (what .ci/run runs).
+GO          ?= go
+STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
+STATICCHECK_VERSION ?= 2026.2.2
+FUZZTIME    ?= 20s
+export REDTAP_CORPUS ?= $(abspath ../shared/rdb-corpus)
+
+.PHONY: test lint vet staticcheck unit fuzz bench demo
+
+## test: formatting, vet, staticcheck, all tests with -race, a short fuzz pass
+test: lint unit fuzz
+
+lint: vet staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(STATICCHECK) ./...
+
+unit:
+	$(GO) test -race -timeout 20m ./...
+
+## fuzz: every fuzz target for FUZZTIME each (seed corpora run in `unit` already)
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## bench: decoder micro-benchmarks (see BENCHMARKS.md for whole-program runs)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./rdb/
