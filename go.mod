@@ -17,6 +17,7 @@ require (
 	github.com/tidwall/redcon v1.6.4 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/arch v0.9.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )
