@@ -36,7 +36,8 @@ type Decoder struct {
 	itStream streamIter
 	keyb     []byte
 	arena    arena
-	blob     []byte // listpack/ziplist/intset bytes of the current key
+	blob     []byte   // listpack/ziplist/intset bytes of the current key
+	slab     [][]byte // stream entry fields of the current chunk
 	lzfIn    []byte
 
 	hdr  Header

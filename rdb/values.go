@@ -156,6 +156,7 @@ func (d *Decoder) nextChunk() (Record, error) {
 	e.Elems, e.Fields, e.Members = e.Elems[:0], e.Fields[:0], e.Members[:0]
 	if e.Stream != nil {
 		e.Stream.Entries = e.Stream.Entries[:0]
+		d.slab = d.slab[:0]
 	}
 	done, err := d.cur.fill(d, e)
 	if err != nil {
@@ -704,14 +705,13 @@ func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
 		return false, corrupt("stream entry with %d fields", nf)
 	}
 	deleted := flags&1 != 0
-	var fields [][]byte
-	if !deleted {
-		fields = make([][]byte, 0, 2*nf)
-	}
+	// Fields of all entries of a chunk share one slab; a slab that grows
+	// leaves earlier entries on the old array, which stays valid.
+	start := len(d.slab)
 	for i := int64(0); i < nf; i++ {
 		if same {
 			if !deleted {
-				fields = append(fields, d.arena.copy(it.mfields[i]))
+				d.slab = append(d.slab, d.arena.copy(it.mfields[i]))
 			}
 		} else {
 			s, v, isStr, ok, err := it.el.next()
@@ -722,7 +722,7 @@ func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
 				return false, err
 			}
 			if !deleted {
-				fields = append(fields, d.elem(s, v, isStr))
+				d.slab = append(d.slab, d.elem(s, v, isStr))
 			}
 		}
 		s, v, isStr, ok, err := it.el.next()
@@ -733,14 +733,15 @@ func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
 			return false, err
 		}
 		if !deleted {
-			fields = append(fields, d.elem(s, v, isStr))
+			d.slab = append(d.slab, d.elem(s, v, isStr))
 		}
 	}
 	if _, err := it.int(); err != nil { // lp-count
 		return false, err
 	}
 	if !deleted {
-		e.Stream.Entries = append(e.Stream.Entries, StreamEntry{ID: id, Fields: fields})
+		f := d.slab[start:len(d.slab):len(d.slab)]
+		e.Stream.Entries = append(e.Stream.Entries, StreamEntry{ID: id, Fields: f})
 	}
 	return true, nil
 }
