@@ -37,7 +37,7 @@ type valueIter interface {
 // record and nil error when a filter rejected (and skipped) the key.
 func (d *Decoder) readKey(off int64, enc Encoding) (Record, error) {
 	typ, ok := typeOf(enc)
-	if !ok {
+	if !ok || enc == EncValkeyHash2 { // 150 is a report value, not a file byte
 		return nil, d.fail("value type", off, fmt.Errorf("%w: value type %d", ErrUnsupportedType, enc))
 	}
 	if enc == EncHashMetadataPreGA && d.valkey {
