@@ -1,0 +1,85 @@
+// Command redtap taps Redis through its replication protocol.
+//
+//	redtap dump [flags] FILE|-    decode an RDB file into JSON lines or RESP
+//	redtap help                   show usage
+//
+// Run `redtap dump -h` for the flags of a subcommand.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand. The tap subcommand (issue 3) is meant to be
+// added to commands next to dump, reusing the record writers of writer.go.
+type command struct {
+	name    string
+	args    string
+	summary string
+	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+var commands = []command{
+	{"dump", "[flags] FILE|-", "decode an RDB snapshot file (or stdin) into JSON lines, RESP or nothing", runDump},
+	// {"tap", "--addr HOST:PORT [flags]", "follow a master as a replica", runTap}, // issue 3
+}
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // bad input, I/O error
+	exitUsage = 2
+)
+
+func main() {
+	// A closed stdout (`redtap dump f | head`) then shows as EPIPE from
+	// Write, which the subcommands treat as a quiet end, instead of killing
+	// the process before it can flush and clean up.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line (without the program name) and returns the
+// process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			for _, c := range commands {
+				if c.name == args[1] {
+					return c.run(ctx, []string{"-h"}, stdin, stdout, stderr)
+				}
+			}
+		}
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "redtap: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: redtap <command> [arguments]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-5s %-28s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintf(w, "  %-5s %-28s %s\n", "help", "[command]", "show this help, or a command's flags")
+}

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"encoding/binary"
+	"io"
+	"math"
+	"strconv"
+
+	"github.com/redtap/redtap/rdb"
+	"github.com/tidwall/redcon"
+)
+
+// respWriter writes RESP commands that rebuild the snapshot's dataset when
+// piped into `redis-cli --pipe`:
+//
+//   - SELECT whenever the database changes;
+//   - strings: SET; lists, sets, zsets, hashes: RPUSH, SADD, ZADD, HSET, one
+//     command per chunk (so --chunk bounds a command's size); zset scores in
+//     their shortest round-trip form, "inf" and "-inf";
+//   - key TTLs: PEXPIREAT after the value; hash field TTLs: HPEXPIREAT key ms
+//     FIELDS 1 field (Redis 7.4 and later);
+//   - streams: XADD per entry with its id, then XSETID key last-id
+//     ENTRIESADDED n MAXDELETEDID id, and per group XGROUP CREATE key group
+//     last-id [ENTRIESREAD n], XGROUP CREATECONSUMER per consumer and
+//     XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID per
+//     pending entry. An empty stream is created through a temporary group
+//     (XGROUP CREATE ... MKSTREAM, XGROUP DESTROY). Consumers' seen and
+//     active times cannot be set through commands: they become the time of
+//     the load. Pending entries whose stream entry was deleted cannot be
+//     recreated (XCLAIM drops them);
+//   - module values: RESTORE key 0 <DUMP payload> REPLACE, the payload being
+//     built from the module id and the value's raw bytes;
+//   - functions: FUNCTION LOAD REPLACE <code>.
+//
+// Aux fields and module aux data have no command and are skipped; so are
+// empty collections, which Redis cannot hold. LRU/LFU hints are not kept.
+type respWriter struct {
+	o   out
+	cfg writerConfig
+	k   keyState
+	pel groupPEL
+	db  int // selected database, -1 before the first SELECT
+	num [40]byte
+	pay []byte // RESTORE payload scratch
+}
+
+func newRESPWriter(w io.Writer, cfg writerConfig) *respWriter {
+	return &respWriter{o: newOut(w), cfg: cfg, db: -1}
+}
+
+func (w *respWriter) Flush() error { return w.o.flush() }
+
+func (w *respWriter) WriteRecord(rec rdb.Record) error {
+	switch r := rec.(type) {
+	case *rdb.Entry:
+		return w.entry(r)
+	case *rdb.Function:
+		b := redcon.AppendArray(w.o.buf, 4)
+		b = redcon.AppendBulkString(b, "FUNCTION")
+		b = redcon.AppendBulkString(b, "LOAD")
+		b = redcon.AppendBulkString(b, "REPLACE")
+		b = redcon.AppendBulk(b, r.Code)
+		w.o.buf = b
+		return w.o.spill()
+	}
+	return nil
+}
+
+func (w *respWriter) bulkInt(b []byte, v int64) []byte {
+	return redcon.AppendBulk(b, strconv.AppendInt(w.num[:0], v, 10))
+}
+
+func (w *respWriter) bulkUint(b []byte, v uint64) []byte {
+	return redcon.AppendBulk(b, strconv.AppendUint(w.num[:0], v, 10))
+}
+
+func (w *respWriter) bulkID(b []byte, id rdb.StreamID) []byte {
+	n := strconv.AppendUint(w.num[:0], id.Ms, 10)
+	n = append(n, '-')
+	n = strconv.AppendUint(n, id.Seq, 10)
+	return redcon.AppendBulk(b, n)
+}
+
+func (w *respWriter) bulkScore(b []byte, f float64) []byte {
+	switch {
+	case math.IsInf(f, 1):
+		return redcon.AppendBulkString(b, "inf")
+	case math.IsInf(f, -1):
+		return redcon.AppendBulkString(b, "-inf")
+	}
+	// NaN cannot be a score; ZADD will refuse it and redis-cli reports
+	// the error.
+	return redcon.AppendBulk(b, strconv.AppendFloat(w.num[:0], f, 'g', -1, 64))
+}
+
+// cmd starts a command of n arguments whose first two are name and the
+// current key, selecting the key's database first when needed.
+func (w *respWriter) cmd(b []byte, n int, name string) []byte {
+	return w.subcmd(b, n, name, "")
+}
+
+// subcmd is cmd for commands with a subcommand before the key (XGROUP).
+func (w *respWriter) subcmd(b []byte, n int, name, sub string) []byte {
+	if w.db != w.k.db {
+		b = redcon.AppendArray(b, 2)
+		b = redcon.AppendBulkString(b, "SELECT")
+		b = w.bulkInt(b, int64(w.k.db))
+		w.db = w.k.db
+	}
+	b = redcon.AppendArray(b, n)
+	b = redcon.AppendBulkString(b, name)
+	if sub != "" {
+		b = redcon.AppendBulkString(b, sub)
+	}
+	w.k.begun = true
+	return redcon.AppendBulk(b, w.k.key)
+}
+
+func (w *respWriter) expire(b []byte) []byte {
+	if !w.k.begun || w.k.expire < 0 {
+		return b
+	}
+	b = w.cmd(b, 3, "PEXPIREAT")
+	return w.bulkInt(b, w.k.expire)
+}
+
+func (w *respWriter) entry(e *rdb.Entry) error {
+	k := &w.k
+	if e.Chunk == 0 {
+		k.start(e)
+	}
+	b := w.o.buf
+	switch e.Type {
+	case rdb.TypeString:
+		b = w.cmd(b, 3, "SET")
+		b = redcon.AppendBulk(b, e.Str)
+	case rdb.TypeModule:
+		if e.Module == nil {
+			break
+		}
+		b = w.cmd(b, 5, "RESTORE")
+		b = redcon.AppendBulkString(b, "0")
+		w.pay = modulePayload(w.pay[:0], e.Module)
+		b = redcon.AppendBulk(b, w.pay)
+		b = redcon.AppendBulkString(b, "REPLACE")
+	case rdb.TypeList:
+		if len(e.Elems) > 0 {
+			b = w.cmd(b, 2+len(e.Elems), "RPUSH")
+			for _, s := range e.Elems {
+				b = redcon.AppendBulk(b, s)
+			}
+		}
+	case rdb.TypeSet:
+		if len(e.Elems) > 0 {
+			b = w.cmd(b, 2+len(e.Elems), "SADD")
+			for _, s := range e.Elems {
+				b = redcon.AppendBulk(b, s)
+			}
+		}
+	case rdb.TypeZSet:
+		if len(e.Members) > 0 {
+			b = w.cmd(b, 2+2*len(e.Members), "ZADD")
+			for i := range e.Members {
+				b = w.bulkScore(b, e.Members[i].Score)
+				b = redcon.AppendBulk(b, e.Members[i].Member)
+			}
+		}
+	case rdb.TypeHash:
+		if len(e.Fields) > 0 {
+			b = w.cmd(b, 2+2*len(e.Fields), "HSET")
+			for i := range e.Fields {
+				b = redcon.AppendBulk(b, e.Fields[i].Name)
+				b = redcon.AppendBulk(b, e.Fields[i].Value)
+			}
+			for i := range e.Fields {
+				if f := &e.Fields[i]; f.Expire > 0 {
+					b = w.cmd(b, 6, "HPEXPIREAT")
+					b = w.bulkInt(b, f.Expire)
+					b = redcon.AppendBulkString(b, "FIELDS")
+					b = redcon.AppendBulkString(b, "1")
+					b = redcon.AppendBulk(b, f.Name)
+				}
+			}
+		}
+	case rdb.TypeStream:
+		if e.Stream != nil {
+			for i := range e.Stream.Entries {
+				se := &e.Stream.Entries[i]
+				if !k.haveFirst {
+					k.firstID, k.haveFirst = se.ID, true
+				}
+				k.n++
+				b = w.cmd(b, 3+len(se.Fields), "XADD")
+				b = w.bulkID(b, se.ID)
+				for _, f := range se.Fields {
+					b = redcon.AppendBulk(b, f)
+				}
+				if len(b) >= flushAt {
+					w.o.buf = b
+					if err := w.o.drain(); err != nil {
+						return err
+					}
+					b = w.o.buf
+				}
+			}
+			if e.Last && e.Stream.Meta != nil {
+				b = w.streamMeta(b, e.Stream.Meta)
+			}
+		}
+	}
+	if e.Last {
+		b = w.expire(b)
+	}
+	w.o.buf = b
+	return w.o.spill()
+}
+
+// tmpGroup names the consumer group that creates an empty stream.
+const tmpGroup = "redtap-dump-create-empty-stream"
+
+func (w *respWriter) streamMeta(b []byte, m *rdb.StreamMeta) []byte {
+	k := &w.k
+	s := summarizeStream(k, m)
+	if k.n == 0 {
+		b = w.subcmd(b, 6, "XGROUP", "CREATE")
+		b = redcon.AppendBulkString(b, tmpGroup)
+		b = redcon.AppendBulkString(b, "0")
+		b = redcon.AppendBulkString(b, "MKSTREAM")
+		b = w.subcmd(b, 4, "XGROUP", "DESTROY")
+		b = redcon.AppendBulkString(b, tmpGroup)
+	}
+	b = w.cmd(b, 7, "XSETID")
+	b = w.bulkID(b, s.lastID)
+	b = redcon.AppendBulkString(b, "ENTRIESADDED")
+	b = w.bulkUint(b, s.entriesAdded)
+	b = redcon.AppendBulkString(b, "MAXDELETEDID")
+	b = w.bulkID(b, s.maxDeletedID)
+	for gi := range m.Groups {
+		g := &m.Groups[gi]
+		w.pel.build(g)
+		er := s.entriesRead(g)
+		n := 5
+		if er >= 0 {
+			n = 7
+		}
+		b = w.subcmd(b, n, "XGROUP", "CREATE")
+		b = redcon.AppendBulk(b, g.Name)
+		b = w.bulkID(b, g.LastID)
+		if er >= 0 {
+			b = redcon.AppendBulkString(b, "ENTRIESREAD")
+			b = w.bulkInt(b, er)
+		}
+		for ci := range g.Consumers {
+			b = w.subcmd(b, 5, "XGROUP", "CREATECONSUMER")
+			b = redcon.AppendBulk(b, g.Name)
+			b = redcon.AppendBulk(b, g.Consumers[ci].Name)
+		}
+		for i := range g.PEL {
+			ci := w.pel.owner[i]
+			if ci < 0 {
+				continue // no consumer owns it: Redis refuses such files
+			}
+			p := &g.PEL[i]
+			b = w.cmd(b, 12, "XCLAIM")
+			b = redcon.AppendBulk(b, g.Name)
+			b = redcon.AppendBulk(b, g.Consumers[ci].Name)
+			b = redcon.AppendBulkString(b, "0")
+			b = w.bulkID(b, p.ID)
+			b = redcon.AppendBulkString(b, "TIME")
+			b = w.bulkInt(b, p.DeliveryTime)
+			b = redcon.AppendBulkString(b, "RETRYCOUNT")
+			b = w.bulkUint(b, p.DeliveryCount)
+			b = redcon.AppendBulkString(b, "FORCE")
+			b = redcon.AppendBulkString(b, "JUSTID")
+		}
+	}
+	return b
+}
+
+// modulePayload builds the DUMP payload of a module value for RESTORE: the
+// type byte 7 (RDB_TYPE_MODULE_2), the module id as an RDB length, the
+// value's opcodes up to and including the EOF opcode (rdb.Module.Raw), the
+// RDB version as 2 little-endian bytes and the CRC-64 of all that.
+func modulePayload(b []byte, m *rdb.Module) []byte {
+	b = append(b, byte(rdb.EncModule2))
+	b = appendRDBLen(b, m.ID)
+	b = append(b, m.Raw...)
+	b = binary.LittleEndian.AppendUint16(b, payloadRDBVersion)
+	return binary.LittleEndian.AppendUint64(b, rdb.Checksum(b))
+}
+
+// payloadRDBVersion is the RDB version written into RESTORE payloads: 9
+// (Redis 5.0-6.2) is accepted by every server that has module type 7.
+const payloadRDBVersion = 9
+
+// appendRDBLen appends v in the RDB length encoding (rdbSaveLen).
+func appendRDBLen(b []byte, v uint64) []byte {
+	switch {
+	case v < 1<<6:
+		return append(b, byte(v))
+	case v < 1<<14:
+		return append(b, byte(v>>8)|0x40, byte(v))
+	case v <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, 0x80), uint32(v))
+	}
+	return binary.BigEndian.AppendUint64(append(b, 0x81), v)
+}
