@@ -1,0 +1,338 @@
+package replica
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// connect dials the current address and performs the handshake and PSYNC.
+// The returned session is in phaseSync.
+func (r *Replica) connect(ctx context.Context) (*session, error) {
+	r.mu.Lock()
+	addr := r.addr
+	r.mu.Unlock()
+
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
+	defer cancel()
+	dial := r.cfg.Dialer
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	conn, err := dial(dctx, "tcp", addr)
+	if err != nil {
+		return nil, &Error{Addr: addr, Op: "dial", Err: err}
+	}
+	if r.cfg.TLS != nil {
+		tc := r.cfg.TLS
+		if tc.ServerName == "" && !tc.InsecureSkipVerify {
+			tc = tc.Clone()
+			tc.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tconn := tls.Client(conn, tc)
+		if err := tconn.HandshakeContext(dctx); err != nil {
+			conn.Close()
+			return nil, &Error{Addr: addr, Op: "dial", Err: fmt.Errorf("tls handshake: %w", err)}
+		}
+		conn = tconn
+	}
+
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		conn.Close()
+		return nil, ErrClosed
+	}
+	r.conn, r.streaming, r.redirected = conn, false, ""
+	r.mu.Unlock()
+
+	prevCtx := r.cr.ctx
+	r.cr.ctx = ctx
+	defer func() { r.cr.ctx = prevCtx }()
+	r.cr.reset(conn)
+	r.br.Reset(&r.cr)
+	r.p.reset()
+	r.inTx = false
+
+	s := &session{conn: conn, addr: addr, size: -1}
+	// A cancelled ctx unblocks writes too.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(longAgo) }) //nolint:errcheck
+	err = r.handshake(s)
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		r.mu.Lock()
+		if r.conn == conn {
+			r.conn = nil
+		}
+		r.mu.Unlock()
+		conn.Close()
+		if r.isClosed() {
+			return nil, ErrClosed
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			err = &Error{Addr: addr, Op: "handshake", Err: err}
+		}
+		return nil, err
+	}
+	r.st.connects.Add(1)
+	if s.sync.Mode == SyncFull {
+		r.st.fullSyncs.Add(1)
+	} else {
+		r.st.partialSyncs.Add(1)
+		// The master streams at once and expects ACKs: stream now, even
+		// before the caller has seen the Sync event.
+		r.beginStream(s, s.resume.Offset, s.resume.DB)
+	}
+	return s, nil
+}
+
+// handshake runs PING, AUTH, REPLCONF and PSYNC (or SYNC) on s.conn.
+func (r *Replica) handshake(s *session) error {
+	op := func(op string, err error) error { return &Error{Addr: s.addr, Op: op, Err: err} }
+
+	// PING: +PONG, or an error meaning "authenticate first".
+	line, err := r.command(s, false, "PING")
+	if err != nil {
+		return op("handshake", err)
+	}
+	switch {
+	case strings.HasPrefix(line, "+"):
+	case isAuthError(line):
+		if r.cfg.Password == "" {
+			return op("handshake", fmt.Errorf("%w: PING: %s (no password configured)", ErrAuth, line))
+		}
+	case isTryLater(line):
+		return op("handshake", &errTryLater{msg: line})
+	case strings.HasPrefix(line, "-"):
+		return op("handshake", fmt.Errorf("%w: PING: %s", ErrSyncRefused, line))
+	default:
+		return op("handshake", protoErr("PING reply %q", line))
+	}
+
+	if r.cfg.Password != "" {
+		args := []string{"AUTH", r.cfg.Password}
+		if r.cfg.Username != "" {
+			args = []string{"AUTH", r.cfg.Username, r.cfg.Password}
+		}
+		line, err := r.command(s, false, args...)
+		if err != nil {
+			return op("handshake", err)
+		}
+		switch {
+		case strings.HasPrefix(line, "+"):
+		case isTryLater(line):
+			return op("handshake", &errTryLater{msg: line})
+		case strings.HasPrefix(line, "-"):
+			return op("handshake", fmt.Errorf("%w: AUTH: %s", ErrAuth, line))
+		default:
+			return op("handshake", protoErr("AUTH reply %q", line))
+		}
+	}
+
+	// REPLCONF: errors are ignored, as Redis replicas do (older masters do
+	// not know every option; a user without +replconf can still sync).
+	port := r.cfg.ListeningPort
+	if port == 0 {
+		if a, ok := s.conn.LocalAddr().(*net.TCPAddr); ok {
+			port = a.Port
+		}
+	}
+	confs := [][]string{{"REPLCONF", "listening-port", strconv.Itoa(port)}}
+	if r.cfg.AnnounceIP != "" {
+		confs = append(confs, []string{"REPLCONF", "ip-address", r.cfg.AnnounceIP})
+	}
+	confs = append(confs, []string{"REPLCONF", "capa", "eof", "capa", "psync2"})
+	for _, c := range confs {
+		line, err := r.command(s, false, c...)
+		if err != nil {
+			return op("handshake", err)
+		}
+		if err := replconfReply(c, line); err != nil {
+			return op("handshake", err)
+		}
+		if strings.HasPrefix(line, "-") {
+			r.log.Debug("replica: REPLCONF refused", "args", c[1:], "reply", line)
+		}
+	}
+	if r.cfg.Snapshot == SnapshotOnly {
+		s.rdbOnly = true
+		c := []string{"REPLCONF", "rdb-only", "1"}
+		line, err := r.command(s, false, c...)
+		if err != nil {
+			return op("handshake", err)
+		}
+		if err := replconfReply(c, line); err != nil {
+			return op("handshake", err)
+		}
+		if strings.HasPrefix(line, "-") {
+			r.log.Info("replica: master does not know rdb-only; full sync, dropped after the snapshot", "reply", line)
+		}
+	}
+
+	// PSYNC.
+	var resume Position
+	if !s.rdbOnly {
+		resume = r.Position()
+	}
+	s.resume = resume
+	var psync []string
+	if resume.ReplID != "" {
+		psync = []string{"PSYNC", resume.ReplID, strconv.FormatInt(resume.Offset+1, 10)}
+	} else {
+		psync = []string{"PSYNC", "?", "-1"}
+	}
+	line, err = r.command(s, true, psync...)
+	if err != nil {
+		return op("psync", err)
+	}
+	return r.psyncReply(s, resume, line)
+}
+
+// psyncReply interprets the master's answer to PSYNC.
+func (r *Replica) psyncReply(s *session, resume Position, line string) error {
+	op := func(err error) error { return &Error{Addr: s.addr, Op: "psync", Offset: resume.Offset, Err: err} }
+	switch {
+	case strings.HasPrefix(line, "+FULLRESYNC"):
+		f := strings.Fields(line)
+		if len(f) != 3 || len(f[1]) != 40 || validReplID(f[1]) != nil {
+			return op(protoErr("bad FULLRESYNC reply %q", line))
+		}
+		off, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil || off < 0 {
+			return op(protoErr("bad FULLRESYNC offset in %q", line))
+		}
+		s.replid, s.full = f[1], off
+		s.sync = &Sync{Mode: SyncFull, ReplID: f[1], Offset: off, Addr: s.addr}
+		if resume.ReplID != "" {
+			if f[1] == resume.ReplID {
+				s.sync.Reason = fmt.Sprintf("master answered FULLRESYNC to PSYNC %s %d: its backlog no longer reaches offset %d",
+					resume.ReplID, resume.Offset+1, resume.Offset)
+			} else {
+				s.sync.Reason = fmt.Sprintf("master answered FULLRESYNC to PSYNC %s %d: replication id unknown to the master (now %s) or its backlog no longer reaches offset %d",
+					resume.ReplID, resume.Offset+1, f[1], resume.Offset)
+			}
+		}
+		s.phase = phaseSync
+		return nil
+	case strings.HasPrefix(line, "+CONTINUE"):
+		if resume.ReplID == "" {
+			return op(protoErr("CONTINUE answer to a fresh PSYNC: %q", line))
+		}
+		id := resume.ReplID
+		if f := strings.Fields(line); len(f) == 2 && validReplID(f[1]) == nil && len(f[1]) == 40 {
+			id = f[1]
+		} else if len(f) > 2 || f[0] != "+CONTINUE" {
+			return op(protoErr("bad CONTINUE reply %q", line))
+		}
+		s.replid = id
+		s.sync = &Sync{Mode: SyncContinue, ReplID: id, Offset: resume.Offset, Addr: s.addr}
+		s.phase = phaseSync
+		return nil
+	case isTryLater(line):
+		return op(&errTryLater{msg: line})
+	case isAuthError(line):
+		return op(fmt.Errorf("%w: PSYNC: %s", ErrAuth, line))
+	case strings.HasPrefix(line, "-"):
+		// PSYNC unknown or refused: fall back to SYNC, a full sync without
+		// replication id or offset.
+		r.log.Info("replica: PSYNC refused, falling back to SYNC", "addr", s.addr, "reply", line)
+		if err := r.send(s.conn, "SYNC"); err != nil {
+			return op(err)
+		}
+		s.viaSync = true
+		s.sync = &Sync{Mode: SyncFull, Addr: s.addr}
+		if resume.ReplID != "" {
+			s.sync.Reason = fmt.Sprintf("master refused PSYNC (%s): fell back to SYNC, a full sync without replication id", line)
+		}
+		s.phase = phaseSync
+		return nil
+	}
+	return op(protoErr("unexpected PSYNC reply %q", line))
+}
+
+func replconfReply(args []string, line string) error {
+	if strings.HasPrefix(line, "+") || strings.HasPrefix(line, "-") {
+		return nil
+	}
+	return protoErr("%s %s reply %q", args[0], args[1], line)
+}
+
+func isAuthError(line string) bool {
+	return strings.HasPrefix(line, "-NOAUTH") || strings.HasPrefix(line, "-NOPERM") ||
+		strings.HasPrefix(line, "-WRONGPASS") || strings.HasPrefix(line, "-ERR operation not permitted")
+}
+
+func isTryLater(line string) bool {
+	return strings.HasPrefix(line, "-LOADING") || strings.HasPrefix(line, "-NOMASTERLINK") ||
+		strings.HasPrefix(line, "-MASTERDOWN") || strings.HasPrefix(line, "-BUSY")
+}
+
+// command sends a command and reads its one-line reply. With skipEmpty,
+// empty lines (keepalive newlines) before the reply are skipped.
+func (r *Replica) command(s *session, skipEmpty bool, args ...string) (string, error) {
+	if err := r.send(s.conn, args...); err != nil {
+		return "", err
+	}
+	return r.readLine(skipEmpty)
+}
+
+// send writes one command.
+func (r *Replica) send(conn net.Conn, args ...string) error {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	b := append(r.wbuf[:0], '*')
+	b = strconv.AppendInt(b, int64(len(args)), 10)
+	b = append(b, "\r\n"...)
+	for _, a := range args {
+		b = append(b, '$')
+		b = strconv.AppendInt(b, int64(len(a)), 10)
+		b = append(b, "\r\n"...)
+		b = append(b, a...)
+		b = append(b, "\r\n"...)
+	}
+	r.wbuf = b
+	if err := conn.SetWriteDeadline(time.Now().Add(r.cfg.ReadTimeout)); err != nil {
+		return err
+	}
+	_, err := conn.Write(b)
+	return err
+}
+
+const maxReplyLine = 4096
+
+// readLine reads a reply line without its line ending.
+func (r *Replica) readLine(skipEmpty bool) (string, error) {
+	for {
+		line, err := r.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull || len(line) > maxReplyLine {
+			return "", protoErr("reply line longer than %d bytes", maxReplyLine)
+		}
+		if err != nil {
+			return "", err
+		}
+		line = line[:len(line)-1]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if len(line) == 0 {
+			if skipEmpty {
+				continue
+			}
+			return "", protoErr("empty reply line")
+		}
+		return string(line), nil
+	}
+}
