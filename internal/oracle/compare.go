@@ -167,8 +167,8 @@ func clipAt(s, t string) string {
 }
 
 // describeKey renders a key's type, expiry and value canonically (sets and
-// hashes sorted, stream groups without wall-clock fields that a rebuild
-// cannot reproduce, such as consumers' seen-time).
+// hashes sorted, stream groups without the fields that replication itself
+// does not keep equal: consumers' seen-time, groups' entries-read and lag).
 func describeKey(ctx context.Context, c *redis.Client, k string) (string, error) {
 	typ, err := c.Type(ctx, k).Result()
 	if err != nil {
@@ -244,7 +244,11 @@ func describeStream(ctx context.Context, c *redis.Client, k string, sb *strings.
 	groups := s.Groups
 	sort.Slice(groups, func(i, j int) bool { return groups[i].Name < groups[j].Name })
 	for _, g := range groups {
-		fmt.Fprintf(sb, "{%s last=%s read=%d lag=%d pel=%d [", g.Name, g.LastDeliveredID, g.EntriesRead, g.Lag, g.PelCount)
+		// Not entries-read and lag: Redis 7.0 replicates XREADGROUP as
+		// XCLAIM ... LASTID, which does not carry the group's entries-read,
+		// so a real replica's entries-read and lag differ from its master's
+		// as well (seen on 7.0.15).
+		fmt.Fprintf(sb, "{%s last=%s pel=%d [", g.Name, g.LastDeliveredID, g.PelCount)
 		for _, p := range g.Pending {
 			fmt.Fprintf(sb, "%s@%s t=%d n=%d ", p.ID, p.Consumer, p.DeliveryTime.UnixMilli(), p.DeliveryCount)
 		}

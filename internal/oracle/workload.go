@@ -624,7 +624,11 @@ func (w *Workload) keyspaceOp(ctx context.Context) error {
 		}
 		return w.do(ctx, "RENAME", k, w.key(space))
 	case 3:
-		return w.do(ctx, "COPY", k, w.key(space), "DB", w.rnd.IntN(w.DBs), "REPLACE")
+		to, db := w.key(space), w.rnd.IntN(w.DBs)
+		if to == k && db == w.db {
+			return nil
+		}
+		return w.do(ctx, "COPY", k, to, "DB", db, "REPLACE")
 	case 4:
 		to := w.rnd.IntN(w.DBs)
 		if to == w.db {
