@@ -1,0 +1,214 @@
+package replica_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redtap/redtap/internal/faultproxy"
+	"github.com/redtap/redtap/internal/oracle"
+	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/replica"
+)
+
+const seqKey = "seq:log"
+
+// seqLoop writes numbered writes until ctx ends, keeping at most maxLag
+// writes ahead of what the tap has delivered (so that the master's backlog
+// always covers the tap's position). It returns the last number written.
+func seqLoop(ctx context.Context, c *redis.Client, tp *tap, maxLag int64, written *atomic.Int64) error {
+	sw := &oracle.SeqWriter{Key: seqKey}
+	for ctx.Err() == nil {
+		tp.mu.Lock()
+		delivered := int64(len(tp.seqs))
+		tp.mu.Unlock()
+		if sw.Last()-delivered >= maxLag {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err := sw.Write(ctx, c, 10); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		written.Store(sw.Last())
+	}
+	return nil
+}
+
+// waitSeq waits until the tap has delivered write n.
+func (tp *tap) waitSeq(t *testing.T, ctx context.Context, n int64) {
+	t.Helper()
+	tp.waitFor(t, ctx, "write "+strconv.FormatInt(n, 10), func() bool {
+		return len(tp.seqs) > 0 && tp.seqs[len(tp.seqs)-1] >= n
+	})
+}
+
+// TestResumeRandomCuts is acceptance 2's cut test: a workload of numbered
+// writes runs while a TCP proxy between master and tap cuts the connection
+// 100 times (half at a random moment, half after a random number of stream
+// bytes, so mid-command). Every reconnect must be a +CONTINUE at the
+// position delivered last, and every write is delivered exactly once, in
+// order.
+func TestResumeRandomCuts(t *testing.T) {
+	ctx := testCtx(t)
+	cuts := 100
+	if testing.Short() {
+		cuts = 25
+	}
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	mc := m.Client()
+	p, err := faultproxy.New(m.Addr)
+	require.NoError(t, err)
+	defer p.Close()
+
+	tp := startTap(t, ctx, replica.Config{Addr: p.Addr(), Snapshot: replica.SnapshotSkip}, nil, seqKey)
+	tp.waitFor(t, ctx, "snapshot", func() bool { return tp.snapDone > 0 })
+
+	wctx, stopWriter := context.WithCancel(ctx)
+	var written atomic.Int64
+	werr := make(chan error, 1)
+	go func() { werr <- seqLoop(wctx, mc, tp, 3000, &written) }()
+
+	rnd := rand.New(rand.NewPCG(7, 7))
+	for i := 1; i <= cuts; i++ {
+		// Let the new session deliver something first.
+		tp.mu.Lock()
+		base := len(tp.seqs)
+		tp.mu.Unlock()
+		tp.waitFor(t, ctx, "writes after reconnect", func() bool { return len(tp.seqs) > base+rnd.IntN(20) })
+		before := p.Cuts()
+		if i%2 == 0 {
+			p.CutAfter(1 + rnd.Int64N(4000))
+		} else {
+			time.Sleep(time.Duration(rnd.IntN(3000)) * time.Microsecond)
+			p.Cut()
+		}
+		require.Eventually(t, func() bool { return p.Cuts() > before }, time.Minute, time.Millisecond, "cut %d", i)
+		tp.waitFor(t, ctx, "sync after cut "+strconv.Itoa(i), func() bool { return len(tp.syncs) > i })
+	}
+	stopWriter()
+	require.NoError(t, <-werr)
+	last := written.Load()
+	tp.waitSeq(t, ctx, last)
+	tp.checkErrors(t)
+
+	syncs, seqs := tp.snapshot()
+	require.Len(t, syncs, cuts+1)
+	require.Equal(t, replica.SyncFull, syncs[0].Mode)
+	for i, s := range syncs[1:] {
+		require.Equal(t, replica.SyncContinue, s.Mode, "reconnect %d: %+v", i+1, s)
+		require.Empty(t, s.Reason)
+	}
+	require.NoError(t, oracle.CheckSeq(seqs, 1, last))
+	st := tp.r.Stats()
+	require.EqualValues(t, 1, st.FullSyncs)
+	require.EqualValues(t, cuts, st.PartialSyncs)
+	t.Logf("%d cuts survived (%d proxy connections), %d numbered writes delivered exactly once in order; stats %+v",
+		cuts, p.Accepted(), len(seqs), st)
+}
+
+// TestBacklogOverrun: while the tap is cut off, the master writes far more
+// than its 16 KiB backlog; the reconnect is a full resynchronisation that
+// says why, and the new snapshot plus the stream rebuild the dataset.
+func TestBacklogOverrun(t *testing.T) {
+	ctx := testCtx(t)
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-backlog-size", "16kb", "--repl-diskless-sync-delay", "0"}})
+	target := redistest.Start(t, redistest.Options{})
+	mc := m.Client()
+	p, err := faultproxy.New(m.Addr)
+	require.NoError(t, err)
+	defer p.Close()
+	a, err := oracle.NewApplier(ctx, target.Addr, oracle.ApplierOptions{})
+	require.NoError(t, err)
+	defer a.Close()
+
+	tp := startTap(t, ctx, replica.Config{Addr: p.Addr()}, a, seqKey)
+	tp.waitFor(t, ctx, "snapshot", func() bool { return tp.snapDone > 0 })
+	sw := &oracle.SeqWriter{Key: seqKey}
+	require.NoError(t, sw.Write(ctx, mc, 100))
+	tp.waitSeq(t, ctx, sw.Last())
+	pos := tp.r.Position()
+
+	p.SetDown(true)
+	tp.waitFor(t, ctx, "disconnect", func() bool { return tp.disc > 0 })
+	require.NoError(t, sw.Write(ctx, mc, 3000)) // ~100 KB of stream
+	info, err := m.Info(ctx, "replication")
+	require.NoError(t, err)
+	t.Logf("master offset %s, backlog first byte %s, tap position %v", info["master_repl_offset"], info["repl_backlog_first_byte_offset"], pos)
+	p.SetDown(false)
+
+	tp.waitFor(t, ctx, "resync", func() bool { return len(tp.syncs) == 2 && tp.snapDone == 2 })
+	require.NoError(t, sw.Write(ctx, mc, 100))
+	w := &oracle.Workload{}
+	defer w.Close()
+	tp.fence(t, ctx, w, mc)
+	tp.checkErrors(t)
+
+	syncs, _ := tp.snapshot()
+	require.Equal(t, replica.SyncFull, syncs[1].Mode)
+	require.NotEmpty(t, syncs[1].Reason, "a full resync after a resume attempt says why")
+	t.Logf("second sync: %+v", syncs[1])
+	diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, 1)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+	n, err := mc.LLen(ctx, seqKey).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, sw.Last(), n)
+}
+
+// TestFailover: the tap follows master M; replica R is promoted (REPLICAOF
+// NO ONE) and the tap is redirected to it: R answers +CONTINUE with its new
+// replication id through replid2, with no second snapshot, and writes on R
+// arrive after the ones from M, each exactly once.
+func TestFailover(t *testing.T) {
+	ctx := testCtx(t)
+	args := []string{"--repl-diskless-sync-delay", "0"}
+	m := redistest.Start(t, redistest.Options{Args: args})
+	r := redistest.Start(t, redistest.Options{Args: args, ReplicaOf: m.Addr})
+	mc, rc := m.Client(), r.Client()
+	redistest.WaitFor(t, time.Minute, "replica link up", func() bool {
+		info, err := r.Info(ctx, "replication")
+		return err == nil && info["master_link_status"] == "up"
+	})
+
+	tp := startTap(t, ctx, replica.Config{Addr: m.Addr}, nil, seqKey)
+	tp.waitFor(t, ctx, "snapshot", func() bool { return tp.snapDone > 0 })
+	sw := &oracle.SeqWriter{Key: seqKey}
+	require.NoError(t, sw.Write(ctx, mc, 500))
+	tp.waitSeq(t, ctx, sw.Last())
+	// R must hold everything the tap has before it takes over.
+	minfo, err := m.Info(ctx, "replication")
+	require.NoError(t, err)
+	redistest.WaitFor(t, time.Minute, "replica caught up", func() bool {
+		info, err := r.Info(ctx, "replication")
+		return err == nil && info["master_repl_offset"] == minfo["master_repl_offset"]
+	})
+	oldID := tp.r.Position().ReplID
+
+	require.NoError(t, rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	tp.r.Redirect(r.Addr)
+	tp.waitFor(t, ctx, "sync with the promoted replica", func() bool { return len(tp.syncs) == 2 })
+	require.NoError(t, sw.Write(ctx, rc, 500))
+	tp.waitSeq(t, ctx, sw.Last())
+	tp.checkErrors(t)
+
+	syncs, seqs := tp.snapshot()
+	require.Equal(t, replica.SyncContinue, syncs[1].Mode, "%+v", syncs[1])
+	require.Equal(t, r.Addr, syncs[1].Addr)
+	require.NotEqual(t, oldID, syncs[1].ReplID, "the promoted replica has a new replication id")
+	rinfo, err := r.Info(ctx, "replication")
+	require.NoError(t, err)
+	require.Equal(t, oldID, rinfo["master_replid2"])
+	require.NoError(t, oracle.CheckSeq(seqs, 1, sw.Last()))
+	require.EqualValues(t, 1, tp.r.Stats().FullSyncs)
+	require.Equal(t, 1, tp.snapDone, "no second snapshot")
+	t.Logf("failover: %+v -> %+v, %d writes delivered once", syncs[0], syncs[1], len(seqs))
+}
