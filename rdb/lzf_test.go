@@ -129,7 +129,7 @@ func TestLZFHandMade(t *testing.T) {
 		{"overlap", []byte{0, 'a', 5 << 5, 0}, "aaaaaaaa"},                       // 1 literal, 7 from distance 1
 		{"long-ref", []byte{0, 'a', 7 << 5, 255, 0}, strings.Repeat("a", 1+264)}, // 7+255+2 = 264
 		{"ref-3", []byte{1, 'a', 'b', 1 << 5, 1}, "ababa"},
-		{"offset-hi", append(append([]byte{31}, []byte(strings.Repeat("0123456789abcdef", 2))...), 1<<5|0, 31), strings.Repeat("0123456789abcdef", 2) + "012"},
+		{"offset-hi", append(append([]byte{31}, []byte(strings.Repeat("0123456789abcdef", 2))...), 1<<5, 31), strings.Repeat("0123456789abcdef", 2) + "012"},
 	} {
 		out := make([]byte, len(tc.want))
 		require.NoError(t, lzfDecompress(tc.in, out), tc.name)
