@@ -26,7 +26,7 @@ type command struct {
 
 var commands = []command{
 	{"dump", "[flags] FILE|-", "decode an RDB snapshot file (or stdin) into JSON lines, RESP or nothing", runDump},
-	// {"tap", "--addr HOST:PORT [flags]", "follow a master as a replica", runTap}, // issue 3
+	{"tap", "--addr HOST:PORT [flags]", "follow a master as a replica: snapshot and live writes", runTap},
 }
 
 // Exit codes.
