@@ -53,6 +53,7 @@ if [ ! -s "$BENCH_RDB" ]; then
 	trap - EXIT
 	rm -rf "$srv"
 fi
+echo "== redtap $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- rdb examples/redtap || echo ' (rdb/ or examples/redtap modified)'), $(go version | cut -d' ' -f3), $(nproc) CPUs, load:$(cut -d' ' -f1-3 /proc/loadavg)"
 size=$(stat -c %s "$BENCH_RDB")
 echo "== dataset: $BENCH_RDB, $size bytes ($(awk -v s="$size" 'BEGIN{printf "%.1f MiB", s/1048576}'))"
 
@@ -78,7 +79,8 @@ for i in "${!names[@]}"; do
 		tail -5 "$RES/${names[$i]}.out" >&2
 		exit 1
 	fi
-	printf '%-16s %s\n' "${names[$i]}" "$(grep -v -e '^\[offset' -e 'already expired' -e 'expires$' "$RES/${names[$i]}.out" | tail -1)"
+	summary=$(grep -v -e '^\[offset' -e 'already expired' -e 'expires$' "$RES/${names[$i]}.out" | tail -1)
+	printf '%-16s %s\n' "${names[$i]}" "${summary:-(no output, exit 0)}"
 done
 grep -q 'RDB looks OK' "$RES/redis-check-rdb.out" || { echo "bench-rdb: redis-check-rdb did not accept the file" >&2; exit 1; }
 
@@ -109,7 +111,7 @@ table() {
 	echo
 }
 table | tee "$RES/table.md"
-echo "(raw samples: $RES/*.time)"
+echo "(raw samples: $RES/*.time; load average now:$(cut -d' ' -f1-3 /proc/loadavg))"
 
 # 5. hyperfine, when present: the same commands, its own statistics.
 if command -v hyperfine >/dev/null; then
