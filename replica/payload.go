@@ -163,5 +163,6 @@ func (r *Replica) snapshotDone(s *session) Event {
 	}
 	s.phase = phaseStream
 	r.beginStream(s, s.full, 0)
+	r.setPos(Position{ReplID: s.replid, Offset: s.full})
 	return ev
 }

@@ -424,7 +424,10 @@ func (r *Replica) netCause(err error) error {
 		return fmt.Errorf("redirected to %s", to)
 	}
 	if r.cr.err != nil {
-		return r.cr.err
+		err = r.cr.err
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("the master closed the connection: %w", err)
 	}
 	return err
 }
@@ -574,6 +577,7 @@ func (r *Replica) syncEvent(s *session) Event {
 		r.setPos(Position{})
 		s.phase = phasePayloadHeader
 	} else {
+		r.setPos(Position{ReplID: s.replid, Offset: s.off, DB: r.db})
 		s.phase = phaseStream
 	}
 	r.log.Info("replica: sync", "addr", s.addr, "mode", s.sync.Mode, "replid", s.sync.ReplID,
@@ -581,12 +585,12 @@ func (r *Replica) syncEvent(s *session) Event {
 	return s.sync
 }
 
-// beginStream puts a session into its command stream at offset off.
+// beginStream puts a session into its command stream at offset off, with
+// db selected. The caller updates the position when it delivers the event.
 func (r *Replica) beginStream(s *session, off int64, db int) {
 	s.off, s.began = off, true
 	r.db = db
 	r.failures, r.lastErr = 0, nil
-	r.setPos(Position{ReplID: s.replid, Offset: off, DB: db})
 	r.ackOff.Store(off)
 	r.st.received.Store(off)
 	r.mu.Lock()

@@ -202,7 +202,8 @@ func parseHeader(b []byte, prefix byte) (v int64, l int, err error) {
 	return v, i + 2, nil
 }
 
-// streamReader reads commands from a *bufio.Reader.
+// streamReader reads commands from a *bufio.Reader, whose buffer must hold
+// at least 32 bytes (a header line is at most 21).
 type streamReader struct {
 	br *bufio.Reader
 	p  *respParser
@@ -226,6 +227,9 @@ func (s *streamReader) next() ([][]byte, int64, error) {
 		// Everything buffered is consumed but for a partial header line:
 		// read more. Peek blocks until at least one more byte is there.
 		if _, err := s.br.Peek(s.br.Buffered() + 1); err != nil {
+			if err == bufio.ErrBufferFull {
+				err = protoErr("header line longer than the read buffer")
+			}
 			return nil, 0, err
 		}
 	}
