@@ -1,0 +1,533 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redtap/redtap/internal/oracle"
+	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/replica"
+)
+
+// tapLine is one JSON line of `redtap tap`.
+type tapLine struct {
+	Kind   string            `json:"kind"`
+	Mode   string            `json:"mode"`
+	ReplID string            `json:"replid"`
+	Offset int64             `json:"offset"`
+	Reason string            `json:"reason"`
+	DB     int               `json:"db"`
+	Args   []json.RawMessage `json:"args"`
+	Key    json.RawMessage   `json:"key"`
+	Type   string            `json:"type"`
+	Value  json.RawMessage   `json:"value"`
+}
+
+// bytesOf decodes a JSON string or {"base64":...}.
+func bytesOf(t *testing.T, raw json.RawMessage) []byte {
+	t.Helper()
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []byte(s)
+	}
+	var b struct {
+		Base64 string `json:"base64"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &b), "%s", raw)
+	v, err := base64.StdEncoding.DecodeString(b.Base64)
+	require.NoError(t, err)
+	return v
+}
+
+func (l *tapLine) args(t *testing.T) [][]byte {
+	out := make([][]byte, len(l.Args))
+	for i, a := range l.Args {
+		out[i] = bytesOf(t, a)
+	}
+	return out
+}
+
+// readTapLines parses the complete lines of a JSON-lines output file (a
+// process killed mid-write may leave a partial last line).
+func readTapLines(t *testing.T, path string) []tapLine {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[:i+1]
+	} else {
+		b = nil
+	}
+	var lines []tapLine
+	for _, ln := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		if len(ln) == 0 {
+			continue
+		}
+		var l tapLine
+		require.NoError(t, json.Unmarshal(ln, &l), "%s", ln)
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// seqs returns the numbered writes (RPUSH key n) among cmd lines whose
+// offset is at most maxOff (or all when maxOff < 0).
+func seqs(t *testing.T, lines []tapLine, key string, maxOff int64) []int64 {
+	var out []int64
+	for i := range lines {
+		l := &lines[i]
+		if l.Kind != "cmd" || (maxOff >= 0 && l.Offset > maxOff) {
+			continue
+		}
+		if n, ok := oracle.SeqOf(key, l.args(t)); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// waitLines polls a JSON-lines output file until cond holds.
+func waitLines(t *testing.T, ctx context.Context, path, what string, cond func([]tapLine) bool) []tapLine {
+	t.Helper()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			if lines := readTapLines(t, path); cond(lines) {
+				return lines
+			}
+		}
+		select {
+		case <-ctx.Done():
+			b, _ := os.ReadFile(path)
+			if len(b) > 3000 {
+				b = b[len(b)-3000:]
+			}
+			t.Fatalf("timed out waiting for %s; output ends with:\n%s", what, b)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func hasSeq(t *testing.T, key string, n int64) func([]tapLine) bool {
+	return func(lines []tapLine) bool {
+		s := seqs(t, lines, key, -1)
+		return len(s) > 0 && s[len(s)-1] >= n
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// inProcessTap runs `redtap tap args...` in this process with stdout to a
+// file; stop cancels it (as SIGINT does) and returns the exit code.
+func inProcessTap(t *testing.T, args ...string) (outPath string, stderr *syncBuffer, stop func() int) {
+	t.Helper()
+	outPath = filepath.Join(t.TempDir(), "out")
+	f, err := os.Create(outPath)
+	require.NoError(t, err)
+	stderr = &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"tap"}, args...), nil, f, stderr)
+	}()
+	var once sync.Once
+	result := -1
+	stop = func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case result = <-code:
+			case <-time.After(time.Minute):
+				t.Errorf("tap did not stop; stderr:\n%s", stderr.String())
+			}
+			f.Close()
+		})
+		return result
+	}
+	t.Cleanup(func() { stop() })
+	return outPath, stderr, stop
+}
+
+func tapTestCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestTapUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{nil, "--addr is required"},
+		{[]string{"--addr", "h:1", "extra"}, "unexpected arguments"},
+		{[]string{"--addr", "h:1", "--cert", "c.pem"}, "--cert and --key go together"},
+		{[]string{"--addr", "h:1", "--snapshot", "some"}, "unknown --snapshot"},
+		{[]string{"--addr", "h:1", "--format", "xml"}, "unknown --format"},
+		{[]string{"--addr", "h:1", "--db", "-2"}, "--db -2"},
+		{[]string{"--addr", "h:1", "--chunk", "0"}, "--chunk 0"},
+		{[]string{"--addr", "h:1", "--snapshot", "only", "--checkpoint", "cp"}, "--checkpoint makes no sense"},
+	} {
+		var stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"tap"}, tc.args...), nil, io.Discard, &stderr)
+		require.Equal(t, exitUsage, code, "%q", tc.args)
+		require.Contains(t, stderr.String(), tc.msg, "%q", tc.args)
+	}
+	var stdout bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"help", "tap"}, nil, &stdout, &stdout))
+	require.Contains(t, stdout.String(), "--checkpoint")
+
+	o, err := parseTapArgs([]string{"--addr", "h:1", "--cacert", "ca.pem"}, io.Discard)
+	require.NoError(t, err)
+	require.True(t, o.tls, "--cacert implies --tls")
+	_, err = o.config()
+	require.Error(t, err, "a missing CA file is an error")
+
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"tap", "--addr", "127.0.0.1:1"}, nil, io.Discard, &stderr)
+	require.Equal(t, exitError, code)
+	require.Contains(t, stderr.String(), "redtap: tap 127.0.0.1:1:")
+}
+
+func TestRESPLen(t *testing.T) {
+	args := [][]byte{[]byte("SET"), []byte("key"), bytes.Repeat([]byte("v"), 12)}
+	var b []byte
+	b = append(b, "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$12\r\nvvvvvvvvvvvv\r\n"...)
+	require.EqualValues(t, len(b), respLen(args))
+	require.EqualValues(t, 15, respLen(argsMulti))
+	require.EqualValues(t, 14, respLen(argsExec))
+}
+
+// TestTapJSONL runs the tap in process: a sync line, the snapshot's keys
+// (a big key in chunks, a binary key), then cmd lines with exact offsets,
+// MULTI and EXEC around a transaction, the database of each command,
+// base64 for binary arguments; on cancellation (SIGINT) it flushes and
+// saves the checkpoint of the last line.
+func TestTapJSONL(t *testing.T) {
+	ctx := tapTestCtx(t)
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	c := m.Client()
+	require.NoError(t, c.Set(ctx, "\xffbin", "v", 0).Err())
+	big := []any{}
+	for i := 0; i < 50; i++ {
+		big = append(big, strconv.Itoa(i))
+	}
+	require.NoError(t, c.RPush(ctx, "big", big...).Err())
+	cp := filepath.Join(t.TempDir(), "cp.json")
+
+	out, stderr, stop := inProcessTap(t, "--addr", m.Addr, "--checkpoint", cp, "--chunk", "8")
+	waitLines(t, ctx, out, "snapshot", func(l []tapLine) bool { return len(l) > 0 })
+
+	require.NoError(t, c.Set(ctx, "k", "\x00\xfe", 0).Err())
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Incr(ctx, "n")
+		p.Incr(ctx, "n")
+		return nil
+	})
+	require.NoError(t, err)
+	c3 := redis.NewClient(&redis.Options{Addr: m.Addr, DB: 3})
+	defer c3.Close()
+	require.NoError(t, c3.Set(ctx, "in3", "x", 0).Err())
+	lines := waitLines(t, ctx, out, "db 3 write", func(l []tapLine) bool {
+		return len(l) > 0 && l[len(l)-1].Kind == "cmd" && l[len(l)-1].DB == 3
+	})
+	require.Equal(t, exitOK, stop(), "stderr: %s", stderr.String())
+
+	require.Equal(t, "sync", lines[0].Kind)
+	require.Equal(t, "full", lines[0].Mode)
+	require.Len(t, lines[0].ReplID, 40)
+	var keys []string
+	var cmds []string
+	var offs []int64
+	for _, l := range lines[1:] {
+		switch l.Kind {
+		case "key":
+			keys = append(keys, string(bytesOf(t, l.Key)))
+			if l.Type == "list" {
+				var v []string
+				require.NoError(t, json.Unmarshal(l.Value, &v))
+				require.Len(t, v, 50, "a chunked key is one record")
+			}
+		case "cmd":
+			cmds = append(cmds, fmt.Sprintf("%d:%q", l.DB, l.args(t)))
+			offs = append(offs, l.Offset)
+		}
+	}
+	require.ElementsMatch(t, []string{"\xffbin", "big"}, keys)
+	require.Equal(t, []string{
+		`0:["set" "k" "\x00\xfe"]`, `0:["MULTI"]`, `0:["incr" "n"]`, `0:["incr" "n"]`, `0:["EXEC"]`, `3:["set" "in3" "x"]`,
+	}, cmds)
+	// Offsets: right after each command, as the master counts them.
+	info, err := m.Info(ctx, "replication")
+	require.NoError(t, err)
+	require.Equal(t, info["master_repl_offset"], strconv.FormatInt(offs[len(offs)-1], 10))
+	for i := 1; i < len(offs); i++ {
+		require.Greater(t, offs[i], offs[i-1])
+	}
+	require.EqualValues(t, offs[1]+respLen([][]byte{[]byte("incr"), []byte("n")}), offs[2], "MULTI's offset is exact")
+
+	fc, err := replica.NewFileCheckpointer(cp)
+	require.NoError(t, err)
+	pos, err := fc.Load(ctx)
+	require.NoError(t, err)
+	require.Equal(t, lines[0].ReplID, pos.ReplID)
+	require.Equal(t, offs[len(offs)-1], pos.Offset, "the final checkpoint is the last line written")
+	require.Equal(t, 3, pos.DB)
+}
+
+// TestTapRESPPipe: `--format resp` piped into `redis-cli --pipe` against an
+// empty server reproduces the master's dataset after the oracle's mixed
+// workload (snapshot, then the commands with SELECT, MULTI/EXEC kept).
+func TestTapRESPPipe(t *testing.T) {
+	ctx := tapTestCtx(t)
+	cli := redistest.Binary(t, "redis-cli")
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	target := redistest.Start(t, redistest.Options{})
+	mc := m.Client()
+	w := &oracle.Workload{Seed: 11, Swaps: true}
+	defer w.Close()
+	require.NoError(t, w.Preload(ctx, mc))
+
+	out, stderr, stop := inProcessTap(t, "--addr", m.Addr, "--format", "resp", "--chunk", "100")
+	waitFile(t, ctx, out, "snapshot", func(b []byte) bool { return bytes.Contains(b, []byte("big1")) })
+	ops := 1500
+	if testing.Short() {
+		ops = 300
+	}
+	require.NoError(t, w.Run(ctx, mc, ops))
+	require.NoError(t, w.Settle(ctx, mc))
+	token, err := w.Fence(ctx, mc)
+	require.NoError(t, err)
+	waitFile(t, ctx, out, "fence", func(b []byte) bool { return bytes.Contains(b, []byte(token)) })
+	require.Equal(t, exitOK, stop(), "stderr: %s", stderr.String())
+
+	f, err := os.Open(out)
+	require.NoError(t, err)
+	defer f.Close()
+	pipe := exec.CommandContext(ctx, cli, "-h", "127.0.0.1", "-p", strconv.Itoa(target.Port), "--pipe")
+	pipe.Stdin = f
+	msg, err := pipe.CombinedOutput()
+	require.NoError(t, err, "%s", msg)
+	require.Contains(t, string(msg), "errors: 0,", "%s", msg)
+
+	diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, w.DBs)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+	t.Logf("redis-cli --pipe: %s", strings.TrimSpace(string(msg)))
+}
+
+func waitFile(t *testing.T, ctx context.Context, path, what string, cond func([]byte) bool) {
+	t.Helper()
+	for {
+		b, _ := os.ReadFile(path)
+		if cond(b) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s (%d bytes of output)", what, len(b))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// buildRedtap builds this command into a temporary directory.
+func buildRedtap(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "redtap")
+	msg, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", msg)
+	return bin
+}
+
+// tapProc is `redtap tap` running as a child process, stdout to a file.
+type tapProc struct {
+	cmd    *exec.Cmd
+	out    string
+	stderr *syncBuffer
+	done   chan error
+}
+
+func startTapProc(t *testing.T, bin, out string, args ...string) *tapProc {
+	t.Helper()
+	f, err := os.Create(out)
+	require.NoError(t, err)
+	p := &tapProc{cmd: exec.Command(bin, append([]string{"tap"}, args...)...), out: out, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stdout = f
+	p.cmd.Stderr = p.stderr
+	require.NoError(t, p.cmd.Start())
+	f.Close()
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill() //nolint:errcheck
+		<-p.done
+		p.done <- nil
+	})
+	return p
+}
+
+// signal sends sig and waits for the process to end.
+func (p *tapProc) signal(t *testing.T, sig syscall.Signal) error {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(sig))
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(time.Minute):
+		t.Fatalf("tap did not exit on %v; stderr:\n%s", sig, p.stderr.String())
+		return nil
+	}
+}
+
+func loadCheckpoint(t *testing.T, ctx context.Context, path string) replica.Position {
+	t.Helper()
+	fc, err := replica.NewFileCheckpointer(path)
+	require.NoError(t, err)
+	pos, err := fc.Load(ctx)
+	require.NoError(t, err)
+	return pos
+}
+
+// TestTapKillResume is acceptance 2's restart test: the tap process is
+// SIGKILLed in the middle of a stream of numbered writes and restarted with
+// its checkpoint: the second run starts with a "continue" sync at the
+// checkpoint, writes no snapshot, and the writes it delivers are exactly
+// the ones after the checkpoint. Together with the first run's lines up to
+// the checkpoint they are every write once, in order. Everything the
+// checkpoint claims was in the first run's output (stdout is flushed before
+// each save).
+func TestTapKillResume(t *testing.T) {
+	ctx := tapTestCtx(t)
+	bin := buildRedtap(t)
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	mc := m.Client()
+	dir := t.TempDir()
+	cp := filepath.Join(dir, "cp.json")
+	const key = "seq:log"
+	sw := &oracle.SeqWriter{Key: key}
+	require.NoError(t, sw.Write(ctx, mc, 100)) // in the snapshot
+
+	p1 := startTapProc(t, bin, filepath.Join(dir, "out1"), "--addr", m.Addr, "--checkpoint", cp)
+	waitLines(t, ctx, p1.out, "snapshot", func(l []tapLine) bool { return len(l) > 0 })
+	// Write until a checkpoint past the snapshot exists, then some more,
+	// and kill the tap while it is busy.
+	for {
+		require.NoError(t, sw.Write(ctx, mc, 200))
+		if pos := loadCheckpoint(t, ctx, cp); pos.Offset > 0 && len(seqs(t, readTapLines(t, p1.out), key, pos.Offset)) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.NoError(t, sw.Write(ctx, mc, 500))
+	err := p1.signal(t, syscall.SIGKILL)
+	require.Error(t, err, "killed")
+	pos := loadCheckpoint(t, ctx, cp)
+	lines1 := readTapLines(t, p1.out)
+	require.Equal(t, "full", lines1[0].Mode)
+	before := seqs(t, lines1, key, pos.Offset)
+	require.NotEmpty(t, before)
+	require.NoError(t, oracle.CheckSeq(before, 101, before[len(before)-1]), "first run, up to the checkpoint")
+	redelivered := seqs(t, lines1, key, -1)[len(before):]
+
+	require.NoError(t, sw.Write(ctx, mc, 300)) // while no tap runs
+	p2 := startTapProc(t, bin, filepath.Join(dir, "out2"), "--addr", m.Addr, "--checkpoint", cp)
+	require.NoError(t, sw.Write(ctx, mc, 300))
+	last := sw.Last()
+	lines2 := waitLines(t, ctx, p2.out, "last write", hasSeq(t, key, last))
+	require.NoError(t, p2.signal(t, syscall.SIGTERM), "stderr: %s", p2.stderr.String())
+
+	require.Equal(t, "sync", lines2[0].Kind)
+	require.Equal(t, "continue", lines2[0].Mode, "resumed with +CONTINUE")
+	require.Equal(t, pos.Offset, lines2[0].Offset)
+	require.Equal(t, pos.ReplID, lines2[0].ReplID)
+	for _, l := range lines2 {
+		require.NotEqual(t, "key", l.Kind, "no second snapshot")
+		if l.Kind == "sync" {
+			require.Equal(t, "continue", l.Mode)
+		}
+	}
+	after := seqs(t, lines2, key, -1)
+	require.NoError(t, oracle.CheckSeq(after, before[len(before)-1]+1, last), "second run: exactly the writes after the checkpoint")
+	require.Equal(t, redelivered, after[:len(redelivered)], "lines past the checkpoint are delivered again, nothing else")
+	final := loadCheckpoint(t, ctx, cp)
+	require.Equal(t, lines2[len(lines2)-1].Offset, final.Offset, "SIGTERM saves the last line's position")
+	t.Logf("checkpoint at kill %v: %d writes before it, %d written again after it; second run delivered %d writes (%d..%d)",
+		pos, len(before), len(redelivered), len(after), after[0], last)
+}
+
+// TestTapFailoverRestart: the tap stops (SIGTERM) while following master
+// M; replica R is promoted; the tap restarted with --addr R and the same
+// checkpoint continues with +CONTINUE (PSYNC2, replid2), no snapshot, and
+// delivers the writes made on R.
+func TestTapFailoverRestart(t *testing.T) {
+	ctx := tapTestCtx(t)
+	bin := buildRedtap(t)
+	args := []string{"--repl-diskless-sync-delay", "0"}
+	m := redistest.Start(t, redistest.Options{Args: args})
+	r := redistest.Start(t, redistest.Options{Args: args, ReplicaOf: m.Addr})
+	mc, rc := m.Client(), r.Client()
+	dir := t.TempDir()
+	cp := filepath.Join(dir, "cp.json")
+	const key = "seq:log"
+	sw := &oracle.SeqWriter{Key: key}
+
+	p1 := startTapProc(t, bin, filepath.Join(dir, "out1"), "--addr", m.Addr, "--checkpoint", cp)
+	waitLines(t, ctx, p1.out, "sync", func(l []tapLine) bool { return len(l) > 0 })
+	require.NoError(t, sw.Write(ctx, mc, 300))
+	waitLines(t, ctx, p1.out, "writes", hasSeq(t, key, sw.Last()))
+	require.NoError(t, p1.signal(t, syscall.SIGTERM))
+	pos := loadCheckpoint(t, ctx, cp)
+
+	minfo, err := m.Info(ctx, "replication")
+	require.NoError(t, err)
+	redistest.WaitFor(t, time.Minute, "replica caught up", func() bool {
+		info, err := r.Info(ctx, "replication")
+		return err == nil && info["master_link_status"] == "up" && info["master_repl_offset"] == minfo["master_repl_offset"]
+	})
+	require.NoError(t, rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
+	first := sw.Last() + 1
+	require.NoError(t, sw.Write(ctx, rc, 300))
+
+	p2 := startTapProc(t, bin, filepath.Join(dir, "out2"), "--addr", r.Addr, "--checkpoint", cp)
+	lines := waitLines(t, ctx, p2.out, "writes on the promoted replica", hasSeq(t, key, sw.Last()))
+	require.NoError(t, p2.signal(t, syscall.SIGTERM))
+	require.Equal(t, "continue", lines[0].Mode, "%+v", lines[0])
+	require.Equal(t, pos.Offset, lines[0].Offset)
+	require.NotEqual(t, pos.ReplID, lines[0].ReplID, "the promoted replica's new id")
+	for _, l := range lines {
+		require.NotEqual(t, "key", l.Kind, "no snapshot")
+	}
+	require.NoError(t, oracle.CheckSeq(seqs(t, lines, key, -1), first, sw.Last()))
+}
