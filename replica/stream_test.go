@@ -191,6 +191,23 @@ func FuzzStreamReader(f *testing.F) {
 		require.Equal(t, big, small)
 		require.Equal(t, skipBig, skipSmall)
 		require.Equal(t, errBig == io.EOF, errSmall == io.EOF)
+		// Reads failing between every byte change nothing either.
+		p := newRespParser(1<<16, 64)
+		sr := streamReader{br: bufio.NewReaderSize(&dribble{data: data}, 32), p: p}
+		var dribbled []parsed
+		for {
+			args, size, err := sr.next()
+			if errors.Is(err, errDribble) {
+				continue
+			}
+			if err != nil {
+				require.Equal(t, errBig == io.EOF, err == io.EOF)
+				break
+			}
+			dribbled = append(dribbled, parsed{strs(args), size})
+			p.release()
+		}
+		require.Equal(t, big, dribbled)
 		// Every command is its canonical encoding, after skipped newlines.
 		rest := data
 		for _, c := range big {
