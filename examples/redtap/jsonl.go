@@ -445,15 +445,24 @@ func appendBase64(b []byte, s []byte) []byte {
 }
 
 // appendJSONBytes writes s as a JSON string, or as {"base64":"..."} when it
-// is not valid UTF-8.
+// is not valid UTF-8. One pass for ASCII; the first byte above 0x7f checks
+// the rest of s for UTF-8 validity once.
 func appendJSONBytes(b []byte, s []byte) []byte {
-	if !utf8.Valid(s) {
-		return appendBase64(b, s)
-	}
+	mark := len(b)
 	b = append(b, '"')
 	start := 0
+	checked := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c >= 0x80 {
+			if !checked {
+				if !utf8.Valid(s[i:]) {
+					return appendBase64(b[:mark], s)
+				}
+				checked = true
+			}
+			continue
+		}
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
