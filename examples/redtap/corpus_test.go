@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -315,4 +316,51 @@ func TestCorpusKeepEmpty(t *testing.T) {
 	out, stderr, code = dumpT(t, nil, "--keep-empty", "--format", "resp", p)
 	require.Equal(t, 0, code, stderr)
 	require.Empty(t, out)
+}
+
+// TestCorpusFilters dumps every corpus file once per type and once per
+// database with filters: each filtered dump must be exactly its subset of
+// the full dump. This drives the decoder's skip path (keys rejected by a
+// filter are skipped undecoded) over every encoding in the corpus.
+func TestCorpusFilters(t *testing.T) {
+	dir := redistest.Corpus(t)
+	for _, rel := range corpusFiles(t, dir) {
+		if expectedFile(dir, rel) == "" {
+			continue
+		}
+		p := filepath.Join(dir, rel)
+		if fi, err := os.Stat(p); err != nil || fi.Size() > 1<<20 {
+			continue
+		}
+		t.Run(rel, func(t *testing.T) {
+			t.Parallel()
+			out, stderr, code := dumpT(t, nil, p)
+			require.Equal(t, 0, code, stderr)
+			all := normalizeKeys(t, decodeLines(t, out))
+			dbs := map[int]bool{}
+			for id := range all {
+				dbs[id.DB] = true
+			}
+			check := func(keep func(keyID, normKey) bool, args ...string) {
+				t.Helper()
+				out, stderr, code := dumpT(t, nil, append(args, p)...)
+				require.Equal(t, 0, code, "%v: %s", args, stderr)
+				want := map[keyID]normKey{}
+				for id, k := range all {
+					if keep(id, k) {
+						want[id] = k
+					}
+				}
+				diffs := diffKeys(normalizeKeys(t, decodeLines(t, out)), want, 5)
+				require.Empty(t, diffs, "%v", args)
+			}
+			for _, typ := range []string{"string", "list", "set", "zset", "hash", "stream"} {
+				check(func(_ keyID, k normKey) bool { return k.Type == typ }, "--type", typ)
+			}
+			for db := range dbs {
+				check(func(id keyID, _ normKey) bool { return id.DB == db }, "--db", strconv.Itoa(db))
+			}
+			check(func(id keyID, _ normKey) bool { return strings.HasSuffix(id.Key, "1") }, "--match", "*1")
+		})
+	}
 }

@@ -1,9 +1,24 @@
 // Command redtap taps Redis through its replication protocol.
 //
 //	redtap dump [flags] FILE|-    decode an RDB file into JSON lines or RESP
-//	redtap help                   show usage
+//	redtap help [command]         show usage
 //
-// Run `redtap dump -h` for the flags of a subcommand.
+// dump reads a snapshot through the streaming decoder of package rdb and
+// stops exactly at its end (an AOF tail or any other bytes after it are not
+// read as part of it). Output formats:
+//
+//   - jsonl (default): one JSON object per key, in the format of the
+//     conformance corpus (rdb-corpus/MANIFEST.md), plus "aux", "function"
+//     and "module_aux" records; see jsonlWriter.
+//   - resp: commands that rebuild the dataset through `redis-cli --pipe`;
+//     see respWriter.
+//   - none: decode everything, print a one-line summary on stderr.
+//
+// Keys are written as they are decoded, chunk by chunk: no key is ever held
+// whole. Filters (--db, --match, --type) skip other keys without decoding
+// them. Exit status: 0 on success (also when the reader of stdout went
+// away, as with `| head`), 1 when the input cannot be read or decoded (one
+// line on stderr), 2 for usage errors.
 package main
 
 import (
