@@ -36,6 +36,7 @@ type Replica struct {
 	streaming  bool       // conn is in its command stream: ACKs may be sent
 	redirected string     // set by Redirect until the next connection
 	closed     bool
+	isClosedA  atomic.Bool // closed, readable without the mutex
 
 	posMu sync.Mutex
 	pos   Position
@@ -154,15 +155,8 @@ func Dial(ctx context.Context, cfg Config) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{cfg: cfg, log: cfg.Logger, addr: cfg.Addr}
-	r.closeCtx, r.cancel = context.WithCancel(context.Background())
-	r.br = bufio.NewReaderSize(&r.cr, readBufferSize)
-	r.p = newRespParser(cfg.MaxBulkLen, cfg.MaxArgs)
-	r.sr = streamReader{br: r.br, p: r.p}
-	r.cr.timeout = cfg.ReadTimeout
-	r.cr.bytes = &r.st.bytes
+	r := newReplica(cfg)
 	r.cr.ctx = ctx
-	r.st.snapshotSize.Store(-1)
 
 	start := cfg.Start
 	if cfg.Snapshot == SnapshotOnly {
@@ -202,6 +196,20 @@ func Dial(ctx context.Context, cfg Config) (*Replica, error) {
 	r.wg.Add(1)
 	go r.ackLoop()
 	return r, nil
+}
+
+// newReplica returns a replica for a validated configuration, not
+// connected.
+func newReplica(cfg Config) *Replica {
+	r := &Replica{cfg: cfg, log: cfg.Logger, addr: cfg.Addr}
+	r.closeCtx, r.cancel = context.WithCancel(context.Background())
+	r.br = bufio.NewReaderSize(&r.cr, readBufferSize)
+	r.p = newRespParser(cfg.MaxBulkLen, cfg.MaxArgs)
+	r.sr = streamReader{br: r.br, p: r.p}
+	r.cr.timeout = cfg.ReadTimeout
+	r.cr.bytes = &r.st.bytes
+	r.st.snapshotSize.Store(-1)
+	return r
 }
 
 // Next returns the next event. It reads the socket only when called: the
@@ -309,6 +317,7 @@ func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
 		r.mu.Lock()
 		r.closed = true
+		r.isClosedA.Store(true)
 		r.streaming = false
 		conn := r.conn
 		r.mu.Unlock()
@@ -324,11 +333,7 @@ func (r *Replica) Close() error {
 	return r.closeErr
 }
 
-func (r *Replica) isClosed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.closed
-}
+func (r *Replica) isClosed() bool { return r.isClosedA.Load() }
 
 // next runs the session's state machine until it has an event.
 func (r *Replica) next(ctx context.Context) (Event, error) {
