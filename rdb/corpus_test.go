@@ -39,6 +39,14 @@ var corpusOutcomes = map[string]corpusOutcome{
 		why: "redis/encodings.rdb with a VALKEY987 header: needs WithFutureVersions"},
 }
 
+// corpusNotesExpected holds the contents of files no server could load,
+// as their .notes.md describe them.
+var corpusNotesExpected = map[string][]canon{
+	"hdt3213-rdb/valkey_hash2_with_hfe.rdb": {{Key: "hash2-hfe", Type: "hash", Expire: -1,
+		Hash:        map[string]string{"F1": "V1", "F2": "V2", "F3": "V3"},
+		FieldExpire: map[string]int64{"F1": 2715785640000, "F2": 2400425640000}}},
+}
+
 // corpusIgnoredKeys are keys a file holds that the server did not keep on
 // load, so they are missing from the expected contents.
 func corpusIgnoredKey(k *key) bool {
@@ -89,6 +97,9 @@ func TestCorpusDecode(t *testing.T) {
 					sameAs = out.sameAs
 				}
 				compareExpected(t, filepath.Join(dir, sameAs), s)
+				if want, ok := corpusNotesExpected[r.File]; ok {
+					require.Equal(t, want, canonOfSnapshot(s))
+				}
 			}
 		})
 	}

@@ -299,6 +299,18 @@ func corpusDir(t testing.TB) string {
 	return dir
 }
 
+// corpusDirOrEmpty returns REDTAP_CORPUS when it names the corpus, or "".
+func corpusDirOrEmpty() string {
+	dir := os.Getenv("REDTAP_CORPUS")
+	if dir == "" {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
+		return ""
+	}
+	return dir
+}
+
 // manifestRow is one line of the corpus MANIFEST's file table.
 type manifestRow struct {
 	File, License, Header, Keys, Types, Ops, Expected, Provenance, Notes string

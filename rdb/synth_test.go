@@ -1,0 +1,507 @@
+package rdb
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Hand-built snapshots with every value type and opcode, including the
+// ones no installed server writes (ziplists, zipmaps, the old list/zset
+// types, hash field TTLs, Valkey's hash2, module values, functions). Each
+// comes with the keys it must decode to.
+
+type synth struct {
+	name string
+	data []byte
+	want []canon
+	// extra checks on the decoded snapshot
+	check func(t *testing.T, s *snapshot)
+}
+
+// moduleID packs a 9-character module type name and an encoding version as
+// Redis does (moduleTypeEncodeId).
+func moduleID(name string, ver uint64) uint64 {
+	var id uint64
+	for i := 0; i < 9; i++ {
+		id = id<<6 | uint64(strings.IndexByte(moduleCharset, name[i]))
+	}
+	return id<<10 | ver
+}
+
+// stream building
+
+type synEntry struct {
+	id      StreamID
+	fields  []string // field, value, ...
+	deleted bool
+}
+
+// streamLP encodes one stream listpack node with master fields mf.
+func streamLP(master StreamID, mf []string, entries []synEntry) []byte {
+	live, deleted := 0, 0
+	for _, e := range entries {
+		if e.deleted {
+			deleted++
+		} else {
+			live++
+		}
+	}
+	lp := [][]byte{lpInt(int64(live)), lpInt(int64(deleted)), lpInt(int64(len(mf)))}
+	for _, f := range mf {
+		lp = append(lp, lpAuto(f))
+	}
+	lp = append(lp, lpInt(0))
+	for _, e := range entries {
+		same := len(e.fields)/2 == len(mf)
+		for i := 0; same && i < len(mf); i++ {
+			same = e.fields[2*i] == mf[i]
+		}
+		flags := int64(0)
+		if e.deleted {
+			flags |= 1
+		}
+		if same {
+			flags |= 2
+		}
+		lp = append(lp, lpInt(flags), lpInt(int64(e.id.Ms-master.Ms)), lpInt(int64(e.id.Seq-master.Seq)))
+		n := len(e.fields) / 2
+		if !same {
+			lp = append(lp, lpInt(int64(n)))
+		}
+		for i := 0; i < n; i++ {
+			if !same {
+				lp = append(lp, lpAuto(e.fields[2*i]))
+			}
+			lp = append(lp, lpAuto(e.fields[2*i+1]))
+		}
+		cnt := 3 + n
+		if !same {
+			cnt = 4 + 2*n
+		}
+		lp = append(lp, lpInt(int64(cnt)))
+	}
+	return listpack(lp...)
+}
+
+func rawID(id StreamID) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, id.Ms), id.Seq)
+}
+
+func (f *rdbFile) u64le(v uint64) *rdbFile {
+	f.Write(binary.LittleEndian.AppendUint64(nil, v))
+	return f
+}
+
+func (f *rdbFile) id(id StreamID) *rdbFile { return f.length(id.Ms).length(id.Seq) }
+
+// writeStream writes a stream value of type enc (15, 19 or 21) with two
+// nodes, a group with a PEL of two entries owned by one consumer, and a
+// second empty group; it returns the expected canon.
+func writeStream(f *rdbFile, enc Encoding, key string) canon {
+	m1, m2 := StreamID{1000, 0}, StreamID{2000, 5}
+	n1 := []synEntry{
+		{id: StreamID{1000, 0}, fields: []string{"a", "1", "b", "x"}},
+		{id: StreamID{1000, 1}, fields: []string{"a", "2", "b", "y"}},
+		{id: StreamID{1001, 0}, fields: []string{"c", "-7", "d", strings.Repeat("z", 70), "e", "\x00"}},
+		{id: StreamID{1002, 0}, fields: []string{"a", "gone", "b", "gone"}, deleted: true},
+	}
+	n2 := []synEntry{
+		{id: StreamID{2000, 5}, fields: []string{"f", "v"}},
+		{id: StreamID{2000, 3}, fields: []string{"f", "lower seq than the master"}},
+		{id: StreamID{1<<62 + 3, 0}, fields: []string{"f", "big ms", "f", "dup"}},
+	}
+	f.key(enc, key).length(2)
+	f.raw(rawID(m1)).raw(streamLP(m1, []string{"a", "b"}, n1))
+	f.raw(rawID(m2)).raw(streamLP(m2, []string{"f"}, n2))
+	last := StreamID{1<<62 + 3, 0}
+	f.length(6).id(last)
+	if enc >= EncStreamListpacks2 {
+		f.id(StreamID{1000, 0}).id(StreamID{1002, 0}).length(7)
+	}
+	f.length(2)
+	// group g1: PEL 1000-1 (count 3) and 2000-5, both owned by "alice"
+	f.str("g1").id(StreamID{2000, 5})
+	if enc >= EncStreamListpacks2 {
+		f.length(5)
+	}
+	f.length(2)
+	f.Write(rawID(StreamID{1000, 1}))
+	f.u64le(1700000000123).length(3)
+	f.Write(rawID(StreamID{2000, 5}))
+	f.u64le(1700000000456).length(1)
+	f.length(2)
+	f.str("alice").u64le(1700000000999)
+	if enc >= EncStreamListpacks3 {
+		f.u64le(1700000000888)
+	}
+	f.length(2)
+	f.Write(rawID(StreamID{1000, 1}))
+	f.Write(rawID(StreamID{2000, 5}))
+	f.str("bob").u64le(1700000000001)
+	if enc >= EncStreamListpacks3 {
+		f.u64le(1700000000002)
+	}
+	f.length(0)
+	// group g2: nothing read; entries-read stored as -1 (unknown)
+	f.str("g2").id(StreamID{0, 0})
+	if enc >= EncStreamListpacks2 {
+		f.length(math.MaxUint64)
+	}
+	f.length(0).length(0)
+
+	c := canon{Key: key, Type: "stream", Expire: -1}
+	for _, e := range append(append([]synEntry{}, n1...), n2...) {
+		if !e.deleted {
+			c.Stream = append(c.Stream, canonEntry{e.id.String(), e.fields})
+		}
+	}
+	active := func(v int64) int64 {
+		if enc >= EncStreamListpacks3 {
+			return v
+		}
+		return -1
+	}
+	c.Meta = &canonMeta{Length: 6, LastID: last.String(), MaxDeletedID: "0-0", FirstID: "0-0", Groups: []canonGroup{
+		{Name: "g1", LastID: "2000-5", EntriesRead: -1, Pending: []canonPending{
+			{"1000-1", "alice", 1700000000123, 3}, {"2000-5", "alice", 1700000000456, 1}},
+			Consumers: []canonConsumer{
+				{Name: "alice", SeenTime: 1700000000999, ActiveTime: active(1700000000888), Pending: []canonPending{
+					{ID: "1000-1", Time: 1700000000123, Count: 3}, {ID: "2000-5", Time: 1700000000456, Count: 1}}},
+				{Name: "bob", SeenTime: 1700000000001, ActiveTime: active(1700000000002), Pending: []canonPending{}},
+			}},
+		{Name: "g2", LastID: "0-0", EntriesRead: -1, Pending: []canonPending{}, Consumers: []canonConsumer{}},
+	}}
+	if enc >= EncStreamListpacks2 {
+		c.Meta.FirstID, c.Meta.MaxDeletedID, c.Meta.EntriesAdded = "1000-0", "1002-0", 7
+		c.Meta.Groups[0].EntriesRead = 5
+	}
+	return c
+}
+
+func synthFiles() []synth {
+	var out []synth
+	strs := func(s ...string) []string { return s }
+
+	// RDB 3: the old encodings, no checksum.
+	{
+		f := newRDB(3).selectDB(0)
+		want := []canon{}
+		add := func(c canon) { want = append(want, c) }
+		f.stringKey("s", "v")
+		add(canon{Key: "s", Type: "string", Expire: -1, Str: "v"})
+		f.u8(opExpireTime, 0x10, 0x27, 0, 0) // 10000 s
+		f.key(EncString, "int8").intStr(-100)
+		add(canon{Key: "int8", Type: "string", Expire: 10000000, Str: "-100"})
+		f.key(EncString, "int16").intStr(30000)
+		add(canon{Key: "int16", Type: "string", Expire: -1, Str: "30000"})
+		f.key(EncString, "int32").intStr(-2000000000)
+		add(canon{Key: "int32", Type: "string", Expire: -1, Str: "-2000000000"})
+		f.key(EncList, "list").length(3).str("a").intStr(12).str("")
+		add(canon{Key: "list", Type: "list", Expire: -1, List: strs("a", "12", "")})
+		f.key(EncSet, "set").length(2).str("y").str("x")
+		add(canon{Key: "set", Type: "set", Expire: -1, Set: strs("x", "y")})
+		f.key(EncZSet, "zset").length(5).str("m1").u8(3, '1', '.', '5')
+		f.str("m2").u8(254).str("m3").u8(255).str("m4").u8(2, '-', '3')
+		f.str("m5").u8(4, '1', 'e', '1', '0')
+		add(canon{Key: "zset", Type: "zset", Expire: -1, ZSet: []canonMember{
+			{"m3", math.Inf(-1)}, {"m4", -3}, {"m1", 1.5}, {"m5", 1e10}, {"m2", math.Inf(1)}}})
+		f.key(EncHash, "hash").length(2).str("f1").str("v1").intStr(5).intStr(6)
+		add(canon{Key: "hash", Type: "hash", Expire: -1, Hash: map[string]string{"f1": "v1", "5": "6"}})
+		f.key(EncHashZipmap, "zipmap").raw(zipmap(2, "k1", "v1", strings.Repeat("K", 300), "big key"))
+		add(canon{Key: "zipmap", Type: "hash", Expire: -1, Hash: map[string]string{"k1": "v1", strings.Repeat("K", 300): "big key"}})
+		f.key(EncListZiplist, "ziplist").raw(ziplist(zlStr([]byte("first")), zlInt(12), zlInt(-129), zlStr(bytes.Repeat([]byte("w"), 300)), zlInt(1<<40)))
+		add(canon{Key: "ziplist", Type: "list", Expire: -1, List: strs("first", "12", "-129", strings.Repeat("w", 300), "1099511627776")})
+		f.key(EncSetIntset, "intset").raw(intset(8, math.MinInt64, -1, math.MaxInt64))
+		add(canon{Key: "intset", Type: "set", Expire: -1, Set: strs("-1", "-9223372036854775808", "9223372036854775807")})
+		f.key(EncZSetZiplist, "zsetzl").raw(ziplist(zlStr([]byte("a")), zlStr([]byte("0.25")), zlStr([]byte("b")), zlInt(-4), zlStr([]byte("c")), zlStr([]byte("inf"))))
+		add(canon{Key: "zsetzl", Type: "zset", Expire: -1, ZSet: []canonMember{{"b", -4}, {"a", 0.25}, {"c", math.Inf(1)}}})
+		f.key(EncHashZiplist, "hashzl").raw(ziplist(zlStr([]byte("f")), zlInt(99), zlStr([]byte("g")), zlStr([]byte("h"))))
+		add(canon{Key: "hashzl", Type: "hash", Expire: -1, Hash: map[string]string{"f": "99", "g": "h"}})
+		f.selectDB(7)
+		f.stringKey("s", "db7")
+		add(canon{DB: 7, Key: "s", Type: "string", Expire: -1, Str: "db7"})
+		out = append(out, synth{name: "rdb3-old-encodings", data: f.end(false), want: want})
+	}
+
+	// RDB 9: quicklist of ziplists, LZF, LRU/LFU, zset2.
+	{
+		f := newRDB(9).aux("redis-ver", "5.0.0").aux("redis-bits", "64").selectDB(0).resizeDB(4, 1)
+		want := []canon{}
+		add := func(c canon) { want = append(want, c) }
+		node1 := ziplist(zlStr([]byte("a")), zlInt(1), zlStr(bytes.Repeat([]byte("compress me "), 20)))
+		node2 := ziplist(zlInt(-1), zlStr([]byte("tail")))
+		f.u8(opIdle).length(12345)
+		f.key(EncListQuicklist, "ql").length(2).raw(node1).lzfStr(node2)
+		add(canon{Key: "ql", Type: "list", Expire: -1, List: strs("a", "1", strings.Repeat("compress me ", 20), "-1", "tail")})
+		f.expireMs(1700000000123).u8(opFreq, 42)
+		f.key(EncString, "lzf").lzfStr([]byte(strings.Repeat("abcabcabc", 100)))
+		add(canon{Key: "lzf", Type: "string", Expire: 1700000000123, Str: strings.Repeat("abcabcabc", 100)})
+		f.key(EncZSet2, "z2").length(3).str("x").u64le(math.Float64bits(1.25)).str("y").u64le(math.Float64bits(math.Inf(-1))).lzfStr([]byte(strings.Repeat("m", 50))).u64le(math.Float64bits(-0.5))
+		add(canon{Key: "z2", Type: "zset", Expire: -1, ZSet: []canonMember{{"y", math.Inf(-1)}, {strings.Repeat("m", 50), -0.5}, {"x", 1.25}}})
+		f.key(EncString, "empty").str("")
+		add(canon{Key: "empty", Type: "string", Expire: -1, Str: ""})
+		out = append(out, synth{name: "rdb9-quicklist-lzf", data: f.end(true), want: want, check: func(t *testing.T, s *snapshot) {
+			k := s.byName()
+			require.Equal(t, int64(12345), k["0/ql"].Idle)
+			require.Equal(t, -1, k["0/ql"].Freq)
+			require.Equal(t, 42, k["0/lzf"].Freq)
+			require.Equal(t, int64(-1), k["0/lzf"].Idle)
+			require.Equal(t, "5.0.0", s.Aux["redis-ver"])
+		}})
+	}
+
+	// RDB 10: quicklist2 (plain and packed nodes), listpack hash/zset,
+	// stream type 19, functions, module value and module aux.
+	{
+		f := newRDB(10).aux("redis-ver", "7.0.0").selectDB(0)
+		want := []canon{}
+		add := func(c canon) { want = append(want, c) }
+		big := strings.Repeat("P", 9000)
+		packed := listpack(lpStr([]byte("x")), lpInt(-4096), lpInt(1<<40))
+		f.key(EncListQuicklist2, "ql2").length(4).length(2).raw(packed).length(1).str(big).length(2).lzfStr(listpack(lpStr(bytes.Repeat([]byte("q"), 100)))).length(1).intStr(7)
+		add(canon{Key: "ql2", Type: "list", Expire: -1, List: strs("x", "-4096", "1099511627776", big, strings.Repeat("q", 100), "7")})
+		f.key(EncHashListpack, "hlp").raw(listpack(lpStr([]byte("f")), lpInt(1), lpStr([]byte("g")), lpStr(nil)))
+		add(canon{Key: "hlp", Type: "hash", Expire: -1, Hash: map[string]string{"f": "1", "g": ""}})
+		f.key(EncZSetListpack, "zlp").raw(listpack(lpStr([]byte("a")), lpInt(-3), lpStr([]byte("b")), lpStr([]byte("2.5")), lpStr([]byte("c")), lpStr([]byte("-inf"))))
+		add(canon{Key: "zlp", Type: "zset", Expire: -1, ZSet: []canonMember{{"c", math.Inf(-1)}, {"a", -3}, {"b", 2.5}}})
+		add(writeStream(f, EncStreamListpacks2, "stream2"))
+		f.u8(opFunction2).str("#!lua name=mylib\nredis.register_function('f', function() return 1 end)")
+		f.u8(opFunctionPreGA).str("oldlib").str("LUA").length(1).str("a description").str("return 2")
+		f.u8(opFunctionPreGA).str("nodesc").str("LUA").length(0).str("return 3")
+		modID := moduleID("test_mod1", 3)
+		f.u8(opModuleAux).u8(0x81).Write(binary.BigEndian.AppendUint64(nil, modID))
+		f.length(2).length(2) // when: AFTER_RDB
+		f.length(2).length(99).length(5).str("aux string").length(0)
+		f.key(EncModule2, "mod").u8(0x81).Write(binary.BigEndian.AppendUint64(nil, modID))
+		f.length(1).length(5).length(2).length(6).length(3).u8(0, 0, 0x80, 0x3f).length(4).u64le(math.Float64bits(2.5)).length(5).str("payload").length(0)
+		out = append(out, synth{name: "rdb10-quicklist2-stream-module", data: f.end(true), want: want, check: func(t *testing.T, s *snapshot) {
+			require.Equal(t, []string{
+				"#!lua name=mylib\nredis.register_function('f', function() return 1 end)",
+				"#!LUA name=oldlib\nreturn 2",
+				"#!LUA name=nodesc\nreturn 3",
+			}, s.Functions)
+			require.Len(t, s.ModuleAux, 1)
+			require.Equal(t, "test_mod1", s.ModuleAux[0].Name)
+			require.Equal(t, uint64(3), s.ModuleAux[0].Version)
+			require.Equal(t, uint64(2), s.ModuleAux[0].When)
+			m := s.byName()["0/mod"]
+			require.Equal(t, TypeModule, m.Type)
+			require.Equal(t, "test_mod1", m.Module.Name)
+			require.Equal(t, modID, m.Module.ID)
+			require.Equal(t, uint64(3), m.Module.Version)
+			raw := []byte{1, 5, 2, 6, 3, 0, 0, 0x80, 0x3f, 4}
+			raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(2.5))
+			raw = append(append(raw, 5, 7), "payload"...)
+			require.Equal(t, append(raw, 0), m.Module.Raw)
+		}})
+	}
+
+	// RDB 11: listpack set, stream type 21; RDB 12: hash field TTLs,
+	// slot info, stream type 15.
+	{
+		f := newRDB(11).selectDB(0)
+		want := []canon{}
+		f.key(EncSetListpack, "slp").raw(listpack(lpStr([]byte("b")), lpInt(-1), lpStr([]byte("a"))))
+		want = append(want, canon{Key: "slp", Type: "set", Expire: -1, Set: strs("-1", "a", "b")})
+		want = append(want, writeStream(f, EncStreamListpacks3, "stream3"))
+		out = append(out, synth{name: "rdb11-setlp-stream3", data: f.end(true), want: want})
+	}
+	{
+		f := newRDB(12).selectDB(0)
+		f.u8(opSlotInfo).length(1234).length(3).length(1)
+		want := []canon{}
+		const minExp = 1800000000000
+		f.key(EncHashMetadata, "hm").u64le(minExp).length(3)
+		f.length(0).str("plain").str("1")
+		f.length(1).str("first").str("2")        // expires at minExp
+		f.length(1001).str("later").str("three") // minExp + 1000
+		want = append(want, canon{Key: "hm", Type: "hash", Expire: -1, Hash: map[string]string{"plain": "1", "first": "2", "later": "three"},
+			FieldExpire: map[string]int64{"first": minExp, "later": minExp + 1000}})
+		f.key(EncHashListpackEx, "hlpex").u64le(minExp).raw(listpack(
+			lpStr([]byte("a")), lpStr([]byte("x")), lpInt(0),
+			lpStr([]byte("b")), lpInt(5), lpInt(minExp+5)))
+		want = append(want, canon{Key: "hlpex", Type: "hash", Expire: -1, Hash: map[string]string{"a": "x", "b": "5"},
+			FieldExpire: map[string]int64{"b": minExp + 5}})
+		f.key(EncHashMetadataPreGA, "hpre").length(2).length(0).str("n").str("v").length(1700000000000).str("t").str("w")
+		want = append(want, canon{Key: "hpre", Type: "hash", Expire: -1, Hash: map[string]string{"n": "v", "t": "w"},
+			FieldExpire: map[string]int64{"t": 1700000000000}})
+		f.key(EncHashListpackExPreGA, "hlppre").raw(listpack(lpStr([]byte("k")), lpStr([]byte("v")), lpInt(1700000000001)))
+		want = append(want, canon{Key: "hlppre", Type: "hash", Expire: -1, Hash: map[string]string{"k": "v"},
+			FieldExpire: map[string]int64{"k": 1700000000001}})
+		want = append(want, writeStream(f, EncStreamListpacks, "stream1"))
+		out = append(out, synth{name: "rdb12-hfe-slotinfo-stream1", data: f.end(true), want: want})
+	}
+
+	// Valkey 9: hash2 (type 22 in a VALKEY file) and slot import (243).
+	{
+		f := newValkey(80).aux("valkey-ver", "9.0.0")
+		f.u8(opKeyMetaOrSlotImport).str("job-1").length(2).length(0).length(100).length(200).length(16383)
+		f.selectDB(0)
+		f.key(EncHashMetadataPreGA, "h2").length(3)
+		f.str("F1").str("V1").u64le(2715785640000)
+		f.str("F2").str("V2").u64le(math.MaxUint64) // -1: none
+		f.str("F3").lzfStr([]byte(strings.Repeat("V3", 30))).u64le(2400425640000)
+		want := []canon{{Key: "h2", Type: "hash", Expire: -1, Hash: map[string]string{"F1": "V1", "F2": "V2", "F3": strings.Repeat("V3", 30)},
+			FieldExpire: map[string]int64{"F1": 2715785640000, "F3": 2400425640000}}}
+		out = append(out, synth{name: "valkey80-hash2-slotimport", data: f.end(true), want: want, check: func(t *testing.T, s *snapshot) {
+			require.Equal(t, EncValkeyHash2, s.Keys[0].Encoding)
+			require.Equal(t, "VALKEY", s.Header.Magic)
+			require.Equal(t, 80, s.Header.Version)
+		}})
+	}
+
+	// RDB 1: no SELECTDB, the smallest file.
+	{
+		f := newRDB(1)
+		f.stringKey("k", "v")
+		out = append(out, synth{name: "rdb1-no-selectdb", data: f.end(false), want: []canon{{Key: "k", Type: "string", Expire: -1, Str: "v"}}})
+	}
+	// Empty snapshots.
+	out = append(out, synth{name: "rdb10-empty", data: newRDB(10).end(true), want: []canon{}})
+	out = append(out, synth{name: "rdb10-empty-nocrc", data: newRDB(10).end(false), want: []canon{}})
+
+	// Many keys over several dbs with lengths in every length encoding.
+	{
+		f := newRDB(10)
+		want := []canon{}
+		for db := 0; db < 3; db++ {
+			f.selectDB(db * 100)
+			for i := 0; i < 50; i++ {
+				k := fmt.Sprintf("k%d", i)
+				v := strings.Repeat(string(rune('a'+i%26)), []int{0, 63, 64, 16383, 16384, 70000}[i%6])
+				f.stringKey(k, v)
+				want = append(want, canon{DB: db * 100, Key: k, Type: "string", Expire: -1, Str: v})
+			}
+		}
+		out = append(out, synth{name: "rdb10-lengths", data: f.end(true), want: want})
+	}
+	for i := range out {
+		sortCanon(out[i].want)
+		for j := range out[i].want {
+			if out[i].want[j].Set != nil {
+				sort.Strings(out[i].want[j].Set)
+			}
+			if out[i].want[j].ZSet != nil {
+				sortZSet(out[i].want[j].ZSet)
+			}
+		}
+	}
+	return out
+}
+
+// canonOfSnapshot converts decoded keys for comparison, masking nothing.
+func canonOfSnapshot(s *snapshot) []canon {
+	got := []canon{}
+	for _, k := range s.Keys {
+		if k.Type == TypeModule {
+			continue
+		}
+		got = append(got, canonOf(k))
+	}
+	sortCanon(got)
+	return got
+}
+
+func TestSynthetic(t *testing.T) {
+	for _, sy := range synthFiles() {
+		t.Run(sy.name, func(t *testing.T) {
+			for _, chunk := range []int{0, 1, 2, 5} {
+				s := decodeBytes(t, sy.data, chunk)
+				require.Equal(t, int64(len(sy.data)), s.End.Size)
+				require.Equal(t, sy.want, canonOfSnapshot(s), "chunk %d", chunk)
+				if sy.check != nil {
+					sy.check(t, s)
+				}
+			}
+		})
+	}
+}
+
+// TestFilterEquivalence decodes every synthetic and corpus file with
+// filters: the keys that pass are decoded exactly as without filters (so
+// every encoding's skip path consumes exactly its bytes).
+func TestFilterEquivalence(t *testing.T) {
+	inputs := map[string][]byte{}
+	for _, sy := range synthFiles() {
+		inputs["synth/"+sy.name] = sy.data
+	}
+	if dir := corpusDirOrEmpty(); dir != "" {
+		for _, r := range readManifest(t, dir) {
+			if _, bad := corpusOutcomes[r.File]; bad {
+				continue
+			}
+			b := readCorpusFile(t, dir, r.File)
+			if len(b) > 1<<20 {
+				continue
+			}
+			inputs[r.File] = b
+		}
+	}
+	for name, b := range inputs {
+		full, err := decodeAll(bytes.NewReader(b), 0)
+		require.NoError(t, err, name)
+		// every other key, by position
+		var odd []string
+		for i, k := range full.Keys {
+			if i%2 == 1 {
+				odd = append(odd, strconv.Itoa(k.DB)+"/"+k.Key)
+			}
+		}
+		keep := map[string]bool{}
+		for _, k := range odd {
+			keep[k] = true
+		}
+		filters := map[string][]Option{
+			"none": {WithFilter(func(int, []byte, Type) bool { return false })},
+			"odd": {WithFilter(func(db int, key []byte, _ Type) bool {
+				return keep[strconv.Itoa(db)+"/"+string(key)]
+			})},
+			"db0":     {WithDBs(0)},
+			"strings": {WithTypes(TypeString)},
+			"nostr":   {WithTypes(TypeList, TypeSet, TypeZSet, TypeHash, TypeStream, TypeModule)},
+			"match":   {WithMatch("*[a-m]*")},
+			"two":     {WithDBs(0, 7), WithTypes(TypeHash, TypeList)},
+		}
+		for fname, opts := range filters {
+			s, err := decodeAll(bytes.NewReader(b), 3, opts...)
+			require.NoError(t, err, "%s filter %s", name, fname)
+			require.Equal(t, full.End.Size, s.End.Size)
+			var want []*key
+			for _, k := range full.Keys {
+				if filtersAccept(t, opts, k) {
+					want = append(want, k)
+				}
+			}
+			require.Equal(t, len(want), len(s.Keys), "%s filter %s", name, fname)
+			for i := range want {
+				require.Equal(t, canonOf(want[i]), canonOf(s.Keys[i]), "%s filter %s", name, fname)
+				require.Equal(t, want[i].Module, s.Keys[i].Module)
+				require.Equal(t, want[i].Offset, s.Keys[i].Offset)
+			}
+			require.Equal(t, full.Functions, s.Functions)
+			require.Equal(t, full.Aux, s.Aux)
+		}
+	}
+}
+
+// filtersAccept applies the filters of opts to a decoded key.
+func filtersAccept(t *testing.T, opts []Option, k *key) bool {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		require.NoError(t, o.apply(&cfg))
+	}
+	for _, f := range cfg.filters {
+		if !f(k.DB, []byte(k.Key), k.Type) {
+			return false
+		}
+	}
+	return true
+}
