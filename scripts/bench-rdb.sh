@@ -79,7 +79,7 @@ for i in "${!names[@]}"; do
 		tail -5 "$RES/${names[$i]}.out" >&2
 		exit 1
 	fi
-	summary=$(grep -v -e '^\[offset' -e 'already expired' -e 'expires$' "$RES/${names[$i]}.out" | tail -1)
+	summary=$(grep -v -e '^\[offset' -e 'already expired' -e 'expires$' "$RES/${names[$i]}.out" | tail -1 || true)
 	printf '%-16s %s\n' "${names[$i]}" "${summary:-(no output, exit 0)}"
 done
 grep -q 'RDB looks OK' "$RES/redis-check-rdb.out" || { echo "bench-rdb: redis-check-rdb did not accept the file" >&2; exit 1; }
