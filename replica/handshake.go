@@ -216,6 +216,9 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 		}
 		s.replid, s.full = f[1], off
 		s.sync = &Sync{Mode: SyncFull, ReplID: f[1], Offset: off, Addr: s.addr}
+		if resume.ReplID == "" && r.syncOnly && !s.rdbOnly {
+			s.sync.Reason = "the previous session synchronised with SYNC, which has no replication id to resume from"
+		}
 		if resume.ReplID != "" {
 			if f[1] == resume.ReplID {
 				s.sync.Reason = fmt.Sprintf("master answered FULLRESYNC to PSYNC %s %d: its backlog no longer reaches offset %d",
@@ -254,7 +257,7 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 		}
 		s.viaSync = true
 		s.sync = &Sync{Mode: SyncFull, Addr: s.addr}
-		if resume.ReplID != "" {
+		if resume.ReplID != "" || r.syncOnly {
 			s.sync.Reason = fmt.Sprintf("master refused PSYNC (%s): fell back to SYNC, a full sync without replication id", line)
 		}
 		s.phase = phaseSync

@@ -69,6 +69,7 @@ type Replica struct {
 	fatal     error
 	done      bool // SnapshotOnly: the snapshot has been delivered
 	failures  int  // consecutive failed connection attempts
+	syncOnly  bool // the last session streamed after a SYNC: no replication id to resume with
 	lastErr   error
 	noBackoff bool
 	inTx      bool
@@ -594,6 +595,7 @@ func (r *Replica) syncEvent(s *session) Event {
 // db selected. The caller updates the position when it delivers the event.
 func (r *Replica) beginStream(s *session, off int64, db int) {
 	s.off, s.began = off, true
+	r.syncOnly = s.viaSync
 	r.db = db
 	r.failures, r.lastErr = 0, nil
 	r.ackOff.Store(off)

@@ -247,6 +247,32 @@ func TestPsyncRefusedFallsBackToSync(t *testing.T) {
 	conn, err := m.Accept(testCtx(t))
 	require.NoError(t, err)
 	require.Equal(t, []string{"SYNC"}, conn.PSYNC())
+	// Such a session cannot be resumed: the next one is a full sync again.
+	conn.Cut()
+	require.IsType(t, &Disconnected{}, next(t, r))
+	s = next(t, r).(*Sync)
+	require.Equal(t, SyncFull, s.Mode)
+	require.Contains(t, s.Reason, "fell back to SYNC")
+	conn, err = m.Accept(testCtx(t))
+	require.NoError(t, err)
+	require.Equal(t, []string{"PSYNC", "?", "-1"}, conn.Commands()[len(conn.Commands())-2])
+
+	// A master that takes PSYNC again: still a full sync, and it says why.
+	m3 := fakemaster.Start(t, fakemaster.Options{
+		Reply: func(conn int, args []string) (string, bool) {
+			if conn == 1 && args[0] == "PSYNC" {
+				return "-ERR unknown command 'PSYNC'", true
+			}
+			return "", false
+		}})
+	r3 := dial(t, m3, nil)
+	_, _, _ = readSnapshot(t, r3)
+	m3.CutAll()
+	require.IsType(t, &Disconnected{}, next(t, r3))
+	s = next(t, r3).(*Sync)
+	require.Equal(t, SyncFull, s.Mode)
+	require.Equal(t, m3.ReplID(), s.ReplID)
+	require.Contains(t, s.Reason, "no replication id to resume from")
 
 	// SYNC refused too.
 	m2 := fakemaster.Start(t, fakemaster.Options{
