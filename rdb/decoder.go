@@ -85,11 +85,11 @@ func NewDecoder(r io.Reader, opts ...Option) (*Decoder, error) {
 // interrupted by it (close the reader to unblock it). After an error, Next
 // keeps returning that error.
 func (d *Decoder) Next(ctx context.Context) (Record, error) {
-	if d.err != nil {
-		return nil, d.err
-	}
 	if d.closed {
 		return nil, ErrClosed
+	}
+	if d.err != nil {
+		return nil, d.err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
