@@ -52,8 +52,9 @@ type Options struct {
 	// RDB is the snapshot of full syncs (default EmptyRDB()).
 	RDB []byte
 	// Backlog bounds the bytes kept for partial resyncs (0: keep all).
-	// A connected replica that falls behind the backlog is disconnected,
-	// like one over client-output-buffer-limit.
+	// A connected replica that falls behind the backlog (it does not read
+	// and its socket buffers are full) is disconnected, like one over
+	// client-output-buffer-limit.
 	Backlog int
 	// Reply, when set, is asked first for every command a replica sends
 	// before its sync starts; conn numbers connections from 1. Returning
@@ -231,6 +232,12 @@ func (m *Master) PropagateRaw(b []byte) int64 {
 		k := len(m.backlog) - m.opts.Backlog
 		m.backlog = m.backlog[k:]
 		m.base += int64(k)
+		for _, c := range m.conns {
+			if c.started && !c.closed && c.sent < m.base {
+				m.logf("conn %d: fell behind the backlog (sent %d, backlog from %d): disconnecting", c.n, c.sent, m.base+1)
+				c.closeLocked()
+			}
+		}
 	}
 	m.cond.Broadcast()
 	return m.offset
@@ -692,7 +699,7 @@ func (c *Conn) writer(p *Payload) {
 			c.closeLocked()
 			return
 		}
-		end := m.offset
+		end := min(m.offset, c.sent+64<<10) // small writes: sent tracks what the socket took
 		cut := c.cutAt >= 0 && end >= c.cutAt
 		if cut {
 			end = c.cutAt
