@@ -1,7 +1,8 @@
 // Command redtap taps Redis through its replication protocol.
 //
-//	redtap dump [flags] FILE|-    decode an RDB file into JSON lines or RESP
-//	redtap help [command]         show usage
+//	redtap dump [flags] FILE|-               decode an RDB file into JSON lines or RESP
+//	redtap tap --addr HOST:PORT [flags]      follow a master as a replica
+//	redtap help [command]                    show usage
 //
 // dump reads a snapshot through the streaming decoder of package rdb and
 // stops exactly at its end (an AOF tail or any other bytes after it are not
@@ -30,8 +31,8 @@ import (
 	"syscall"
 )
 
-// command is one subcommand. The tap subcommand (issue 3) is meant to be
-// added to commands next to dump, reusing the record writers of writer.go.
+// command is one subcommand. dump and tap share the record writers of
+// writer.go.
 type command struct {
 	name    string
 	args    string
