@@ -3,6 +3,7 @@ package rdb
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,6 +246,10 @@ func expStr(raw json.RawMessage) (string, error) {
 }
 
 func expStrs(raw json.RawMessage) ([]string, error) {
+	var plain []string
+	if err := json.Unmarshal(raw, &plain); err == nil {
+		return plain, nil // no {"base64": ...} items
+	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, err
@@ -485,10 +491,10 @@ func readExpected(path string) (keys []canon, ok bool, err error) {
 
 // sortCanon orders keys as the expected files do: by db, then raw key.
 func sortCanon(keys []canon) {
-	sort.SliceStable(keys, func(i, j int) bool {
-		if keys[i].DB != keys[j].DB {
-			return keys[i].DB < keys[j].DB
+	slices.SortStableFunc(keys, func(a, b canon) int {
+		if a.DB != b.DB {
+			return cmp.Compare(a.DB, b.DB)
 		}
-		return keys[i].Key < keys[j].Key
+		return strings.Compare(a.Key, b.Key)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -76,14 +77,22 @@ func TestCorpusDecode(t *testing.T) {
 		t.Run(r.File, func(t *testing.T) {
 			b := readCorpusFile(t, dir, r.File)
 			out, special := corpusOutcomes[r.File]
-			for _, future := range []bool{false, true} {
+			chunk := 0 // the default
+			if len(b) < 64<<10 {
+				chunk = 5 // many chunks, cheap on small files
+			}
+			futures := []bool{false}
+			if special {
+				futures = append(futures, true)
+			}
+			for _, future := range futures {
 				var opts []Option
 				want := out.strict
 				if future {
 					opts = append(opts, WithFutureVersions())
 					want = out.future
 				}
-				s, err := decodeAll(bufio.NewReader(bytes.NewReader(b)), 5, opts...)
+				s, err := decodeAll(bufio.NewReader(bytes.NewReader(b)), chunk, opts...)
 				if special && want != nil {
 					require.Error(t, err, "future=%v: %s", future, out.why)
 					require.ErrorIs(t, err, want, "future=%v", future)
@@ -216,7 +225,9 @@ func compareExpected(t *testing.T, path string, s *snapshot) {
 	for i := range want {
 		g, w := got[i], want[i]
 		maskMeta(g.Meta, w.Meta, encs[strconv.Itoa(g.DB)+"/"+g.Key])
-		require.Equal(t, w, g, "key %d %q", g.DB, g.Key)
+		if !reflect.DeepEqual(w, g) { // require.Equal only to report
+			require.Equal(t, w, g, "key %d %q", g.DB, g.Key)
+		}
 	}
 }
 

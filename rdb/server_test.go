@@ -418,7 +418,11 @@ func TestServerDataset(t *testing.T) {
 			plain := append(append([]byte{1}, encLen(uint64(len(facts.plainElem)))...), facts.plainElem...)
 			require.True(t, bytes.Contains(b, plain), "a plain quicklist node")
 
-			for _, chunk := range []int{0, 1, 7} {
+			chunks := []int{0, 1}
+			if !compression {
+				chunks = []int{7}
+			}
+			for _, chunk := range chunks {
 				snap := compareWithServer(t, b, want, chunk)
 				encs := map[Encoding]bool{}
 				for _, k := range snap.Keys {
@@ -459,20 +463,12 @@ func TestServerBigKey(t *testing.T) {
 	s := redistest.Start(t, redistest.Options{Args: serverArgs(true)})
 	c := s.Client()
 	ctx := context.Background()
-	p := c.Pipeline()
-	for b := 0; b < n; b += 1000 {
-		var hf []any
-		for i := b; i < min(b+1000, n); i++ {
-			hf = append(hf, "f"+strconv.Itoa(i), "v"+strconv.Itoa(i))
-		}
-		p.HSet(ctx, "big", hf...)
-		if b%100000 == 0 {
-			_, err := p.Exec(ctx)
-			must(t, err)
-		}
+	// written by a script: 1M fields through the client is slow under -race
+	const fill = `for i = tonumber(ARGV[1]), tonumber(ARGV[2]) - 1 do
+		redis.call('HSET', KEYS[1], 'f' .. i, 'v' .. i) end return 1`
+	for b := 0; b < n; b += 100_000 {
+		must(t, c.Eval(ctx, fill, []string{"big"}, b, min(b+100_000, n)).Err())
 	}
-	_, err := p.Exec(ctx)
-	must(t, err)
 	must(t, dbClient(t, s, 1).Set(ctx, "after", "x", 0).Err()) // db 1 comes after db 0
 	require.Equal(t, int64(n), c.HLen(ctx, "big").Val())
 	b := saveAndRead(t, s)
@@ -504,9 +500,9 @@ func TestServerBigKey(t *testing.T) {
 			}
 			for _, f := range e.Fields {
 				i, err := strconv.Atoi(string(f.Name[1:]))
-				require.NoError(t, err)
-				require.Equal(t, "v"+strconv.Itoa(i), string(f.Value))
-				require.False(t, seen[i], "field %d twice", i)
+				if err != nil || i < 0 || i >= n || seen[i] || string(f.Value[1:]) != string(f.Name[1:]) {
+					t.Fatalf("field %q = %q: unexpected or repeated", f.Name, f.Value)
+				}
 				seen[i] = true
 				fields++
 			}

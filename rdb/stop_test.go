@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"testing/iotest"
 
@@ -17,6 +18,23 @@ import (
 // synthetic files and, when REDTAP_CORPUS is set, the decodable corpus
 // files up to maxSize bytes.
 func stopInputs(t *testing.T, maxSize int) map[string][]byte {
+	stopOnce.Do(func() { stopAll = loadStopInputs(t) })
+	in := map[string][]byte{}
+	for k, b := range stopAll {
+		if len(b) <= maxSize {
+			in[k] = b
+		}
+	}
+	return in
+}
+
+var (
+	stopOnce sync.Once
+	stopAll  map[string][]byte
+)
+
+func loadStopInputs(t *testing.T) map[string][]byte {
+	const maxSize = 1 << 20
 	in := map[string][]byte{}
 	for _, sy := range synthFiles() {
 		if len(sy.data) <= maxSize {
@@ -32,6 +50,9 @@ func stopInputs(t *testing.T, maxSize int) map[string][]byte {
 			continue
 		}
 		b := readCorpusFile(t, dir, r.File)
+		if len(b) > maxSize {
+			continue
+		}
 		s, err := decodeAll(bytes.NewReader(b), 0)
 		require.NoError(t, err, r.File)
 		if int(s.End.Size) <= maxSize {
@@ -69,8 +90,12 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // snapshot, whatever its buffer size.
 func TestExactStopBufio(t *testing.T) {
 	j := junk()
-	for name, b := range stopInputs(t, 8<<20) {
-		for _, size := range []int{16, 100, 4096, 65536} {
+	for name, b := range stopInputs(t, 1<<20) {
+		sizes := []int{16, 4096}
+		if len(b) < 64<<10 {
+			sizes = append(sizes, 100, 65536)
+		}
+		for _, size := range sizes {
 			br := bufio.NewReaderSize(bytes.NewReader(append(bytes.Clone(b), j...)), size)
 			s, err := decodeAll(br, 0)
 			require.NoError(t, err, "%s bufio %d", name, size)
@@ -85,7 +110,7 @@ func TestExactStopBufio(t *testing.T) {
 // Through any other reader the decoder reads exactly the snapshot's bytes.
 func TestExactStopPlainReader(t *testing.T) {
 	j := junk()
-	for name, b := range stopInputs(t, 8<<20) {
+	for name, b := range stopInputs(t, 1<<20) {
 		cr := &countingReader{r: bytes.NewReader(append(bytes.Clone(b), j...))}
 		s, err := decodeAll(cr, 0)
 		require.NoError(t, err, name)
@@ -100,7 +125,7 @@ func TestExactStopPlainReader(t *testing.T) {
 // Readers that return little per call, or data together with io.EOF,
 // decode the same snapshot.
 func TestOddReaders(t *testing.T) {
-	for name, b := range stopInputs(t, 400<<10) {
+	for name, b := range stopInputs(t, 128<<10) {
 		want, err := decodeAll(bytes.NewReader(b), 0)
 		require.NoError(t, err, name)
 		for rname, r := range map[string]io.Reader{
@@ -125,8 +150,8 @@ func TestReaderErrorsEverywhere(t *testing.T) {
 	errBoom := errors.New("boom")
 	for name, b := range stopInputs(t, 16<<10) {
 		step := 1
-		if len(b) > 300 {
-			step = len(b)/300 + 1
+		if len(b) > 200 {
+			step = len(b)/200 + 1
 		}
 		for k := 0; k < len(b); k += step {
 			for _, buffered := range []bool{false, true} {
@@ -145,7 +170,7 @@ func TestReaderErrorsEverywhere(t *testing.T) {
 }
 
 func TestTimeoutReader(t *testing.T) {
-	for name, b := range stopInputs(t, 1<<20) {
+	for name, b := range stopInputs(t, 256<<10) {
 		_, err := decodeAll(iotest.TimeoutReader(bytes.NewReader(b)), 0)
 		require.ErrorIs(t, err, iotest.ErrTimeout, name)
 		require.NoError(t, checkReadError(err, len(b)), name)

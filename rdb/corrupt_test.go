@@ -1,0 +1,339 @@
+package rdb
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// decodeQuick decodes without keeping anything and returns the End
+// record's size (or -1) and the first error; it checks the documented
+// error contract on the way.
+func decodeQuick(b []byte, opts ...Option) (int64, error) {
+	d, err := NewDecoder(bytes.NewReader(b), opts...)
+	if err != nil {
+		return -1, err
+	}
+	size := int64(-1)
+	ctx := context.Background()
+	for {
+		rec, err := d.Next(ctx)
+		if err == io.EOF {
+			return size, nil
+		}
+		if err != nil {
+			return size, err
+		}
+		if d.Offset() > int64(len(b)) {
+			return size, fmt.Errorf("offset %d past the %d-byte input", d.Offset(), len(b))
+		}
+		if e, ok := rec.(*End); ok {
+			size = e.Size
+		}
+	}
+}
+
+// sweepOptions vary the decode path between iterations: plain, small
+// chunks, and filters that take the skip path.
+var sweepOptions = [][]Option{
+	nil,
+	{WithChunkSize(1)},
+	{WithMatch("no such key")},
+	{WithTypes(TypeString), WithChunkSize(2)},
+}
+
+// sweepInputs are small real and synthetic snapshots for the corruption
+// sweeps.
+func sweepInputs(t *testing.T) map[string][]byte {
+	in := map[string][]byte{}
+	for _, sy := range synthFiles() {
+		if len(sy.data) < 4096 {
+			in["synth/"+sy.name] = sy.data
+		}
+	}
+	if dir := corpusDirOrEmpty(); dir != "" {
+		for _, f := range []string{
+			"redis/hash-zipmap.rdb",                     // 35 bytes, RDB 3
+			"keydb/fuzz/string.rdb",                     // RDB 9
+			"hdt3213-rdb/listpack.rdb",                  // listpack hash/zset, quicklist2
+			"redis/encodings.rdb",                       // RDB 4, every old encoding
+			"kvrocks/encodings_ver10.rdb",               // RDB 10 encodings
+			"redis-replicator/dumpV11.rdb",              // set listpack, stream 21
+			"redis-rdb-tools/redis_50_with_streams.rdb", // stream 15
+			"hdt3213-rdb/hash_as_listpack_with_hfe.rdb", // type 25
+			"hdt3213-rdb/hash_with_hfe.rdb",             // type 24
+			"redis-replicator/dump-module-2.rdb",        // module value
+			"redis-rdb-tools/redis_60_with_module_aux.rdb",
+			"hdt3213-rdb/valkey_hash2_with_hfe.rdb",
+			"redis-replicator/function.rdb",
+		} {
+			in[f] = readCorpusFile(t, dir, f)
+		}
+	}
+	return in
+}
+
+// TestTruncationSweep cuts snapshots at every offset: each prefix fails
+// with io.ErrUnexpectedEOF (every byte before the cut is valid), as an
+// *Error at an offset within the prefix.
+func TestTruncationSweep(t *testing.T) {
+	for name, b := range sweepInputs(t) {
+		size, err := decodeQuick(b)
+		require.NoError(t, err, name)
+		for cut := 0; cut < int(size); cut++ {
+			_, err := decodeQuick(b[:cut], sweepOptions[cut%len(sweepOptions)]...)
+			require.Error(t, err, "%s cut at %d of %d", name, cut, size)
+			require.ErrorIs(t, err, io.ErrUnexpectedEOF, "%s cut at %d", name, cut)
+			require.NoError(t, checkDecodeError(err, cut), "%s cut at %d", name, cut)
+		}
+	}
+}
+
+// TestFlipSweep changes every byte (every bit of tiny files): the result is
+// an error obeying the contract, or — only where no checksum protects the
+// file — a successful decode.
+func TestFlipSweep(t *testing.T) {
+	for name, b := range sweepInputs(t) {
+		masks := []byte{0xff, 0x01, 0x80}
+		if len(b) <= 400 {
+			masks = []byte{1, 2, 4, 8, 16, 32, 64, 128, 0xff}
+		}
+		i := 0
+		for pos := range b {
+			for _, m := range masks {
+				c := bytes.Clone(b)
+				c[pos] ^= m
+				i++
+				size, err := decodeQuick(c, sweepOptions[i%len(sweepOptions)]...)
+				if err == nil {
+					// only an unprotected file may decode: a header now
+					// older than RDB 5, or a zero stored checksum
+					v, crc := protection(c, size)
+					require.True(t, v < 5 || crc == 0, "%s: byte %d ^ %#x decoded despite the checksum", name, pos, m)
+					continue
+				}
+				require.NoError(t, checkDecodeError(err, len(c)), "%s: byte %d ^ %#x", name, pos, m)
+			}
+		}
+	}
+}
+
+// protection returns a decoded file's version and stored checksum.
+func protection(b []byte, size int64) (int, uint64) {
+	d, err := NewDecoder(bytes.NewReader(b))
+	if err != nil {
+		return 0, 0
+	}
+	if _, err := d.Next(context.Background()); err != nil {
+		return 0, 0
+	}
+	v, _ := d.Version()
+	if v < 5 || size < 8 {
+		return v, 0
+	}
+	return v, binary.LittleEndian.Uint64(b[size-8 : size])
+}
+
+// A checksum mismatch is ErrChecksum at the offset after the EOF opcode;
+// a zero checksum is "not computed" and accepted.
+func TestChecksumMismatch(t *testing.T) {
+	f := newRDB(10).selectDB(0).stringKey("k", "v")
+	good := f.end(true)
+	bad := bytes.Clone(good)
+	bad[len(bad)-1] ^= 1
+	_, err := decodeQuick(bad)
+	require.ErrorIs(t, err, ErrChecksum)
+	var re *Error
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, int64(len(good)-8), re.Offset)
+	// a changed value byte with the old checksum
+	bad = bytes.Clone(good)
+	bad[bytes.Index(bad, []byte("v"))] = 'w'
+	_, err = decodeQuick(bad)
+	require.ErrorIs(t, err, ErrChecksum)
+	// zero: not computed
+	zero := bytes.Clone(good)
+	copy(zero[len(zero)-8:], make([]byte, 8))
+	s := decodeBytes(t, zero, 0)
+	require.False(t, s.End.Verified)
+	require.Zero(t, s.End.Checksum)
+	s = decodeBytes(t, good, 0)
+	require.True(t, s.End.Verified)
+	require.Equal(t, Checksum(good[:len(good)-8]), s.End.Checksum)
+}
+
+func TestHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		hdr    string
+		want   error
+		future bool // decodes with WithFutureVersions
+	}{
+		{"REDIS0000", ErrUnsupportedVersion, false},
+		{"REDIS0014", ErrUnsupportedVersion, true},
+		{"REDIS9999", ErrUnsupportedVersion, true},
+		{"REDIS001a", ErrUnsupportedVersion, false},
+		{"REDIS-001", ErrUnsupportedVersion, false},
+		{"redis0010", ErrUnsupportedVersion, false},
+		{"VALKEY079", ErrUnsupportedVersion, false},
+		{"VALKEY081", ErrUnsupportedVersion, true},
+		{"VALKEY0x0", ErrUnsupportedVersion, false},
+		{"\x00\x00\x00\x00\x00\x00\x00\x00\x00", ErrUnsupportedVersion, false},
+		{"REDI", io.ErrUnexpectedEOF, false},
+		{"", io.ErrUnexpectedEOF, false},
+	} {
+		in := []byte(tc.hdr)
+		if len(in) == 9 {
+			in = binary.LittleEndian.AppendUint64(append(in, 0xff), 0)
+		}
+		_, err := decodeQuick(in)
+		require.ErrorIs(t, err, tc.want, "%q", tc.hdr)
+		require.NoError(t, checkDecodeError(err, len(in)))
+		_, err = decodeQuick(in, WithFutureVersions())
+		if tc.future {
+			require.NoError(t, err, "%q with WithFutureVersions", tc.hdr)
+		} else {
+			require.Error(t, err, "%q with WithFutureVersions", tc.hdr)
+		}
+	}
+	for v := 1; v <= 13; v++ {
+		f := newRDB(v).selectDB(0).stringKey("k", "v")
+		s := decodeBytes(t, f.end(true), 0)
+		require.Equal(t, v, s.Header.Version)
+		require.Equal(t, v >= 5, s.End.Verified)
+	}
+}
+
+// Structural errors the sweeps may not reach.
+func TestCorruptStructures(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file func() []byte
+		want error
+	}{
+		{"expire then EOF", func() []byte { return newRDB(10).selectDB(0).expireMs(5).end(true) }, ErrCorrupt},
+		{"huge db number", func() []byte { return newRDB(10).u8(opSelectDB).length(1 << 40).end(true) }, ErrCorrupt},
+		{"encoded length for a count", func() []byte {
+			return newRDB(10).selectDB(0).key(EncList, "l").u8(0xc0, 1).end(true)
+		}, ErrCorrupt},
+		{"length prefix 0x82", func() []byte { return newRDB(10).selectDB(0).key(EncString, "k").u8(0x82).end(true) }, ErrCorrupt},
+		{"string encoding 4", func() []byte { return newRDB(10).selectDB(0).key(EncString, "k").u8(0xc4).end(true) }, ErrCorrupt},
+		{"lzf lengths zero", func() []byte { return newRDB(10).selectDB(0).key(EncString, "k").u8(0xc3, 0, 5).end(true) }, ErrCorrupt},
+		{"lzf ratio", func() []byte {
+			return newRDB(10).selectDB(0).key(EncString, "k").u8(0xc3).length(1).length(1000).u8(0).end(true)
+		}, ErrCorrupt},
+		{"lzf bad stream", func() []byte {
+			return newRDB(10).selectDB(0).key(EncString, "k").u8(0xc3).length(2).length(5).u8(0x20, 0).end(true)
+		}, ErrCorrupt},
+		{"quicklist container 3", func() []byte {
+			return newRDB(10).selectDB(0).key(EncListQuicklist2, "l").length(1).length(3).str("x").end(true)
+		}, ErrCorrupt},
+		{"stream node key of 15 bytes", func() []byte {
+			return newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).str("123456789012345").end(true)
+		}, ErrCorrupt},
+		{"stream master fields", func() []byte {
+			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
+			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1000), lpStr([]byte("f")), lpInt(0))).end(true)
+		}, ErrCorrupt},
+		{"stream entry string flags", func() []byte {
+			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
+			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0), lpStr([]byte("x")))).end(true)
+		}, ErrCorrupt},
+		{"module aux when opcode", func() []byte {
+			return newRDB(10).u8(opModuleAux).length(moduleID("abcdefghi", 1)).length(1).length(2).length(0).end(true)
+		}, ErrCorrupt},
+		{"module opcode 6", func() []byte {
+			return newRDB(10).selectDB(0).key(EncModule2, "m").length(moduleID("abcdefghi", 1)).length(6).length(0).end(true)
+		}, ErrCorrupt},
+		{"key metadata opcode in a REDIS file", func() []byte { return newRDB(13).u8(opKeyMetaOrSlotImport).end(true) }, ErrUnsupportedType},
+		{"pre-GA module value", func() []byte { return newRDB(8).selectDB(0).key(EncModulePreGA, "m").length(1).end(true) }, ErrUnsupportedType},
+		{"hash field ttl string", func() []byte {
+			f := newRDB(12).selectDB(0).key(EncHashListpackEx, "h").u64le(0)
+			return f.raw(listpack(lpStr([]byte("f")), lpStr([]byte("v")), lpStr([]byte("ttl")))).end(true)
+		}, ErrCorrupt},
+		{"zset score not a number", func() []byte {
+			return newRDB(10).selectDB(0).key(EncZSetListpack, "z").raw(listpack(lpStr([]byte("m")), lpStr([]byte("1.2.3")))).end(true)
+		}, ErrCorrupt},
+		{"zset string score", func() []byte {
+			return newRDB(3).selectDB(0).key(EncZSet, "z").length(1).str("m").u8(3, 'a', 'b', 'c').end(true)
+		}, ErrCorrupt},
+		{"odd hash listpack", func() []byte {
+			return newRDB(10).selectDB(0).key(EncHashListpack, "h").raw(listpack(lpStr([]byte("f")))).end(true)
+		}, ErrCorrupt},
+		{"intset as a string", func() []byte {
+			return newRDB(10).selectDB(0).key(EncSetIntset, "s").intStr(5).end(true)
+		}, ErrCorrupt},
+	} {
+		in := tc.file()
+		for _, opts := range [][]Option{nil, {WithChunkSize(1)}} {
+			_, err := decodeQuick(in, opts...)
+			require.ErrorIs(t, err, tc.want, tc.name)
+			require.NoError(t, checkDecodeError(err, len(in)), tc.name)
+		}
+	}
+}
+
+// measureAlloc returns the bytes allocated while f runs.
+func measureAlloc(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// Tiny inputs that declare huge lengths fail at once, without allocating
+// what they declare.
+func TestHugeDeclaredLengths(t *testing.T) {
+	huge := uint64(1) << 60
+	hdr := func() *rdbFile { return newRDB(10).selectDB(0) }
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"4 GiB string", hdr().key(EncString, "k").length(4<<30).u8(1, 2, 3).Bytes(), ErrTooLarge},
+		{"500 MiB string", hdr().key(EncString, "k").length(500<<20).u8(1, 2, 3).Bytes(), io.ErrUnexpectedEOF},
+		{"500 MiB key", hdr().u8(byte(EncString)).length(500<<20).u8(1, 2, 3).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60 string", hdr().key(EncString, "k").length(huge).Bytes(), ErrTooLarge},
+		{"500 MiB aux", newRDB(10).u8(opAux).length(500 << 20).Bytes(), io.ErrUnexpectedEOF},
+		{"lzf 500 MiB", hdr().key(EncString, "k").u8(0xc3).length(400<<20).length(500<<20).u8(0, 'a').Bytes(), io.ErrUnexpectedEOF},
+		{"lzf 4 GiB", hdr().key(EncString, "k").u8(0xc3).length(400 << 20).length(4 << 30).Bytes(), ErrTooLarge},
+		{"2^60-element list", hdr().key(EncList, "l").length(huge).str("a").Bytes(), io.ErrUnexpectedEOF},
+		{"2^60-element set", hdr().key(EncSet, "s").length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60-element zset", hdr().key(EncZSet2, "z").length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60-field hash", hdr().key(EncHash, "h").length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60-field hash metadata", newRDB(12).selectDB(0).key(EncHashMetadata, "h").u64le(1).length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60 quicklist nodes", hdr().key(EncListQuicklist2, "l").length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"500 MiB listpack", hdr().key(EncHashListpack, "h").length(500<<20).u8(1, 2).Bytes(), io.ErrUnexpectedEOF},
+		{"500 MiB quicklist node", hdr().key(EncListQuicklist2, "l").length(1).length(2).length(500 << 20).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60 stream nodes", hdr().key(EncStreamListpacks2, "s").length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60 stream groups", hdr().key(EncStreamListpacks2, "s").length(0).length(0).id(StreamID{}).id(StreamID{}).id(StreamID{}).length(0).length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60 stream PEL", hdr().key(EncStreamListpacks2, "s").length(0).length(0).id(StreamID{}).id(StreamID{}).id(StreamID{}).length(0).length(1).str("g").id(StreamID{}).length(0).length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60 slot ranges", newValkey(80).u8(opKeyMetaOrSlotImport).str("j").length(huge).Bytes(), io.ErrUnexpectedEOF},
+		{"2^60 module opcodes", hdr().key(EncModule2, "m").length(moduleID("abcdefghi", 1)).length(5).length(500 << 20).Bytes(), io.ErrUnexpectedEOF},
+	} {
+		require.Less(t, len(tc.in), 64, tc.name)
+		for _, opts := range [][]Option{nil, {WithMatch("x")}} {
+			var err error
+			alloc := measureAlloc(func() { _, err = decodeQuick(tc.in, opts...) })
+			require.ErrorIs(t, err, tc.want, tc.name)
+			require.NoError(t, checkDecodeError(err, len(tc.in)), tc.name)
+			require.Less(t, alloc, uint64(64<<20), "%s allocated %d bytes", tc.name, alloc)
+		}
+	}
+	// the string cap is configurable
+	in := hdr().key(EncString, "k").str("0123456789").end(true)
+	_, err := decodeQuick(in, WithMaxStringLen(9))
+	require.ErrorIs(t, err, ErrTooLarge)
+	_, err = decodeQuick(in, WithMaxStringLen(10))
+	require.NoError(t, err)
+	require.False(t, errors.Is(err, ErrTooLarge))
+}
