@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -352,9 +351,4 @@ func readCorpusFile(t testing.TB, dir, name string) []byte {
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	require.NoError(t, err)
 	return b
-}
-
-// scoreEqual compares scores exactly, NaN equal to NaN.
-func scoreEqual(a, b float64) bool {
-	return a == b || math.IsNaN(a) && math.IsNaN(b)
 }

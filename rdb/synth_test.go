@@ -215,8 +215,8 @@ func synthFiles() []synth {
 			{"m3", math.Inf(-1)}, {"m4", -3}, {"m1", 1.5}, {"m5", 1e10}, {"m2", math.Inf(1)}}})
 		f.key(EncHash, "hash").length(2).str("f1").str("v1").intStr(5).intStr(6)
 		add(canon{Key: "hash", Type: "hash", Expire: -1, Hash: map[string]string{"f1": "v1", "5": "6"}})
-		f.key(EncHashZipmap, "zipmap").raw(zipmap(2, "k1", "v1", strings.Repeat("K", 300), "big key"))
-		add(canon{Key: "zipmap", Type: "hash", Expire: -1, Hash: map[string]string{"k1": "v1", strings.Repeat("K", 300): "big key"}})
+		f.key(EncHashZipmap, "zipmap").raw(zipmap(2, "k1", "v1", strings.Repeat("K", 100), "100 bytes"))
+		add(canon{Key: "zipmap", Type: "hash", Expire: -1, Hash: map[string]string{"k1": "v1", strings.Repeat("K", 100): "100 bytes"}})
 		f.key(EncListZiplist, "ziplist").raw(ziplist(zlStr([]byte("first")), zlInt(12), zlInt(-129), zlStr(bytes.Repeat([]byte("w"), 300)), zlInt(1<<40)))
 		add(canon{Key: "ziplist", Type: "list", Expire: -1, List: strs("first", "12", "-129", strings.Repeat("w", 300), "1099511627776")})
 		f.key(EncSetIntset, "intset").raw(intset(8, math.MinInt64, -1, math.MaxInt64))
@@ -229,6 +229,17 @@ func synthFiles() []synth {
 		f.stringKey("s", "db7")
 		add(canon{DB: 7, Key: "s", Type: "string", Expire: -1, Str: "db7"})
 		out = append(out, synth{name: "rdb3-old-encodings", data: f.end(false), want: want})
+	}
+
+	// RDB 3: zipmap lengths at the 1/5-byte boundary: 253 is one byte,
+	// 254 and up are 254 then 4 bytes little-endian (zipmap.c)
+	{
+		f := newRDB(3).selectDB(0)
+		f.key(EncHashZipmap, "zipmap").raw(zipmap(1, "k1", strings.Repeat("v", 254), strings.Repeat("K", 300), "big key",
+			strings.Repeat("x", 253), strings.Repeat("y", 253)))
+		want := []canon{{Key: "zipmap", Type: "hash", Expire: -1,
+			Hash: map[string]string{"k1": strings.Repeat("v", 254), strings.Repeat("K", 300): "big key", strings.Repeat("x", 253): strings.Repeat("y", 253)}}}
+		out = append(out, synth{name: "rdb3-zipmap-biglen", data: f.end(false), want: want})
 	}
 
 	// RDB 9: quicklist of ziplists, LZF, LRU/LFU, zset2.
