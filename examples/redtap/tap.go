@@ -181,6 +181,12 @@ type tapOutput struct {
 	// rebuild the target with (no FLUSHALL then).
 	skipSnap bool
 	num      [24]byte
+
+	// A key being written in chunks: its header, to end it when the
+	// snapshot breaks off in the middle of it (see abortKey).
+	open    bool
+	openHdr rdb.Entry
+	openKey []byte
 }
 
 func newTapOutput(format string, w io.Writer, db int) (*tapOutput, error) {
@@ -248,7 +254,39 @@ func (t *tapOutput) sync(s *replica.Sync) error {
 	return nil
 }
 
-func (t *tapOutput) record(rec rdb.Record) error { return t.rw.WriteRecord(rec) }
+func (t *tapOutput) record(rec rdb.Record) error {
+	if e, ok := rec.(*rdb.Entry); ok {
+		switch {
+		case e.Last:
+			t.open = false
+		case e.Chunk == 0:
+			t.open = true
+			t.openHdr = rdb.Entry{DB: e.DB, Type: e.Type, Encoding: e.Encoding, Expire: e.Expire, Idle: e.Idle, Freq: e.Freq, Len: e.Len}
+			t.openKey = append(t.openKey[:0], e.Key...)
+		}
+		t.openHdr.Chunk = e.Chunk
+	}
+	return t.rw.WriteRecord(rec)
+}
+
+// abortKey ends a key whose chunks stopped coming (the connection broke in
+// the middle of the snapshot) with an empty last chunk, so that the output
+// stays well-formed: one complete, if partial, JSON record, or RESP
+// commands. The full resynchronisation that follows supersedes it.
+func (t *tapOutput) abortKey() error {
+	if !t.open {
+		return nil
+	}
+	t.open = false
+	e := t.openHdr
+	e.Key = t.openKey
+	e.Chunk++
+	e.Last = true
+	if e.Type == rdb.TypeStream {
+		e.Stream = &rdb.Stream{}
+	}
+	return t.rw.WriteRecord(&e)
+}
 
 // cmdLine appends one JSON "cmd" record.
 func (t *tapOutput) cmdLine(b []byte, db int, off int64, args [][]byte) []byte {
@@ -376,7 +414,8 @@ type tapRun struct {
 	// saveMu serialises checkpoint writes (background and final).
 	saveMu sync.Mutex
 
-	lastProgress time.Time
+	lastProgress  time.Time
+	progressShown bool // a progress line without its newline is on stderr
 }
 
 func runTap(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -465,7 +504,9 @@ func (t *tapRun) handle(ev replica.Event) error {
 	var err error
 	switch e := ev.(type) {
 	case *replica.Sync:
-		err = out.sync(e)
+		if err = out.abortKey(); err == nil {
+			err = out.sync(e)
+		}
 		if e.Reason != "" {
 			fmt.Fprintf(t.stderr, "redtap: tap: %s sync with %s (%s %d): %s\n", e.Mode, e.Addr, e.ReplID, e.Offset, e.Reason)
 		} else {
@@ -485,6 +526,11 @@ func (t *tapRun) handle(ev replica.Event) error {
 	case *replica.Transaction:
 		err = out.transaction(e)
 	case *replica.Disconnected:
+		err = out.abortKey()
+		if t.progressShown {
+			fmt.Fprintln(t.stderr)
+			t.progressShown = false
+		}
 		fmt.Fprintf(t.stderr, "redtap: tap: disconnected from %s: %v\n", e.Addr, e.Err)
 	}
 	if err != nil {
@@ -512,6 +558,7 @@ func (t *tapRun) progress(done bool) {
 	} else {
 		fmt.Fprintf(t.stderr, "\rredtap: snapshot %.1f MiB", mb)
 	}
+	t.progressShown = !done
 	if done {
 		fmt.Fprintln(t.stderr, ", done")
 	}
@@ -565,7 +612,10 @@ func (t *tapRun) save(pos replica.Position) error {
 // replica (which saves nothing itself: it has no Checkpointer).
 func (t *tapRun) finish() error {
 	t.out.mu.Lock()
-	err := t.out.flush()
+	err := t.out.abortKey()
+	if ferr := t.out.flush(); err == nil {
+		err = ferr
+	}
 	pos := t.pos
 	t.out.mu.Unlock()
 	if err == nil {

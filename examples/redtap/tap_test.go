@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redtap/redtap/internal/fakemaster"
 	"github.com/redtap/redtap/internal/oracle"
 	"github.com/redtap/redtap/internal/redistest"
 	"github.com/redtap/redtap/replica"
@@ -595,7 +596,9 @@ func TestTapDrainBenchmark(t *testing.T) {
 		"--client-output-buffer-limit", "replica 0 0 0", // keep stopped consumers attached
 		"--repl-timeout", "3600", "--repl-diskless-sync-delay", "0",
 	}})
-	mc := m.Client()
+	// No read timeout: WAIT blocks for as long as the drain takes.
+	mc := redis.NewClient(&redis.Options{Addr: m.Addr, ReadTimeout: -1, Protocol: 2, DisableIdentity: true})
+	defer mc.Close()
 	offset := func() int64 {
 		info, err := m.Info(ctx, "replication")
 		require.NoError(t, err)
@@ -742,4 +745,95 @@ func TestTapDrainBenchmark(t *testing.T) {
 		t.Logf("round %d: tap/replica %.1fx (CPU %.1fx), tap/redis-cli %.1fx (CPU %.1fx)", i/3+1,
 			b.secs/a.secs, b.cpu/a.cpu, c.secs/a.secs, c.cpu/a.cpu)
 	}
+}
+
+// TestTapInterruptedSnapshot: the connection breaks in the middle of a key
+// that arrives in chunks; the tap ends that key's record (every line stays
+// valid JSON, and the RESP stream stays whole commands), reports the full
+// resync and writes the whole snapshot again.
+func TestTapInterruptedSnapshot(t *testing.T) {
+	elems := make([]string, 300)
+	for i := range elems {
+		elems[i] = "element-" + strconv.Itoa(i)
+	}
+	snap := fakemaster.NewRDB(10).Select(0).Set("a", "1").List("big", elems...).Bytes()
+	for _, format := range []string{"jsonl", "resp"} {
+		t.Run(format, func(t *testing.T) {
+			ctx := tapTestCtx(t)
+			m := fakemaster.Start(t, fakemaster.Options{RDB: snap, Payload: func(conn int) fakemaster.Payload {
+				if conn == 1 {
+					return fakemaster.Payload{TruncateAt: len(snap) - 1500}
+				}
+				return fakemaster.Payload{}
+			}})
+			out, stderr, stop := inProcessTap(t, "--addr", m.Addr(), "--chunk", "10", "--format", format)
+			for i := 0; i < 2; i++ { // the broken sync, then the good one
+				_, err := m.Accept(ctx)
+				require.NoError(t, err)
+			}
+			m.Propagate("SET", "after", "1")
+			waitFile(t, ctx, out, "the command after the snapshot", func(b []byte) bool { return bytes.Contains(b, []byte("after")) })
+			require.Equal(t, exitOK, stop())
+			require.Contains(t, stderr.String(), "disconnected")
+			if format == "jsonl" {
+				lines := readTapLines(t, out) // every line parses
+				var kinds []string
+				var lens []int
+				for _, l := range lines {
+					kinds = append(kinds, l.Kind+":"+l.Mode)
+					if l.Kind == "key" && l.Type == "list" {
+						var v []string
+						require.NoError(t, json.Unmarshal(l.Value, &v))
+						lens = append(lens, len(v))
+					}
+				}
+				require.Equal(t, []string{"sync:full", "key:", "key:", "sync:full", "key:", "key:", "cmd:"}, kinds)
+				require.Len(t, lens, 2)
+				require.Less(t, lens[0], 300, "the interrupted record is partial")
+				require.Positive(t, lens[0], "the interrupted key had begun")
+				require.Equal(t, 300, lens[1])
+				return
+			}
+			b, err := os.ReadFile(out)
+			require.NoError(t, err)
+			cmds := parseRESPCommands(t, b)
+			var names []string
+			for _, c := range cmds {
+				if c[0] != "RPUSH" {
+					names = append(names, c[0])
+				}
+			}
+			require.Equal(t, []string{"SELECT", "SET", "FLUSHALL", "FUNCTION", "SET", "SET"}, names)
+		})
+	}
+}
+
+// parseRESPCommands splits a RESP stream of arrays of bulk strings.
+func parseRESPCommands(t *testing.T, b []byte) [][]string {
+	t.Helper()
+	var cmds [][]string
+	line := func() string {
+		i := bytes.Index(b, []byte("\r\n"))
+		require.GreaterOrEqual(t, i, 0, "incomplete RESP")
+		s := string(b[:i])
+		b = b[i+2:]
+		return s
+	}
+	for len(b) > 0 {
+		h := line()
+		require.Equal(t, byte('*'), h[0], "%q", h)
+		n, err := strconv.Atoi(h[1:])
+		require.NoError(t, err)
+		cmd := make([]string, n)
+		for i := range cmd {
+			l := line()
+			k, err := strconv.Atoi(l[1:])
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(b), k+2, "incomplete bulk")
+			cmd[i] = string(b[:k])
+			b = b[k+2:]
+		}
+		cmds = append(cmds, cmd)
+	}
+	return cmds
 }
