@@ -837,3 +837,86 @@ func parseRESPCommands(t *testing.T, b []byte) [][]string {
 	}
 	return cmds
 }
+
+// TestTapOptions covers the connection and selection flags against real
+// servers: TLS with a client certificate (--cacert --cert --key), a
+// password, --snapshot only (the tap exits by itself after the snapshot),
+// --snapshot skip with --db, --format none, --insecure, and a wrong
+// password.
+func TestTapOptions(t *testing.T) {
+	ctx := tapTestCtx(t)
+	files := redistest.GenerateTLS(t)
+	s := redistest.Start(t, redistest.Options{TLS: files, ClientAuth: true, Password: "pw",
+		Args: []string{"--repl-diskless-sync-delay", "0"}})
+	c := s.Client()
+	require.NoError(t, c.Set(ctx, "k0", "v", 0).Err())
+	tlsArgs := []string{"--addr", s.Addr, "--password", "pw", "--cacert", files.CACert, "--cert", files.ClientCert, "--key", files.ClientKey}
+
+	t.Run("snapshot only over TLS", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out")
+		f, err := os.Create(out)
+		require.NoError(t, err)
+		defer f.Close()
+		var stderr bytes.Buffer
+		code := run(ctx, append([]string{"tap", "--snapshot", "only", "--server-name", "localhost"}, tlsArgs...), nil, f, &stderr)
+		require.Equal(t, exitOK, code, "%s", stderr.String())
+		lines := readTapLines(t, out)
+		require.Equal(t, "sync", lines[0].Kind)
+		var keys []string
+		for _, l := range lines[1:] {
+			require.NotEqual(t, "cmd", l.Kind)
+			if l.Kind == "key" {
+				keys = append(keys, string(bytesOf(t, l.Key)))
+			}
+		}
+		require.Equal(t, []string{"k0"}, keys)
+	})
+
+	t.Run("skip and db", func(t *testing.T) {
+		out, stderr, stop := inProcessTap(t, append([]string{"--snapshot", "skip", "--db", "1"}, tlsArgs...)...)
+		waitLines(t, ctx, out, "sync", func(l []tapLine) bool { return len(l) > 0 })
+		c1 := redis.NewClient(&redis.Options{Addr: s.Addr, Password: "pw", DB: 1, TLSConfig: files.ClientConfig(t), Protocol: 2, DisableIdentity: true})
+		defer c1.Close()
+		require.NoError(t, c.Set(ctx, "in0", "x", 0).Err())
+		require.NoError(t, c1.Set(ctx, "in1", "x", 0).Err())
+		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error { // db 0 only: filtered out whole
+			p.Incr(ctx, "n")
+			return nil
+		})
+		require.NoError(t, err)
+		require.NoError(t, c1.Set(ctx, "last", "x", 0).Err())
+		lines := waitLines(t, ctx, out, "last", func(l []tapLine) bool {
+			return len(l) > 0 && l[len(l)-1].Kind == "cmd" && string(l[len(l)-1].args(t)[1]) == "last"
+		})
+		require.Equal(t, exitOK, stop(), "%s", stderr.String())
+		var got []string
+		for _, l := range lines {
+			require.NotEqual(t, "key", l.Kind, "no snapshot with --snapshot skip")
+			if l.Kind == "cmd" {
+				require.Equal(t, 1, l.DB)
+				got = append(got, string(l.args(t)[1]))
+			}
+		}
+		require.Equal(t, []string{"in1", "last"}, got)
+	})
+
+	t.Run("none and insecure", func(t *testing.T) {
+		out, stderr, stop := inProcessTap(t, "--addr", s.Addr, "--password", "pw", "--insecure",
+			"--cert", files.ClientCert, "--key", files.ClientKey, "--format", "none")
+		redistest.WaitFor(t, time.Minute, "sync", func() bool { return strings.Contains(stderr.String(), "full sync") })
+		require.NoError(t, c.Set(ctx, "k", "v", 0).Err())
+		require.Equal(t, exitOK, stop())
+		b, err := os.ReadFile(out)
+		require.NoError(t, err)
+		require.Empty(t, b)
+		require.Contains(t, stderr.String(), "1 connects (1 full, 0 partial syncs)")
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		var stderr bytes.Buffer
+		args := []string{"tap", "--addr", s.Addr, "--password", "nope", "--cacert", files.CACert, "--cert", files.ClientCert, "--key", files.ClientKey}
+		code := run(ctx, args, nil, io.Discard, &stderr)
+		require.Equal(t, exitError, code)
+		require.Contains(t, stderr.String(), "authentication failed")
+	})
+}
