@@ -77,6 +77,7 @@ func corpusFiles(b *testing.B) [][]byte {
 	b.Helper()
 	dir := redistest.Corpus(b)
 	var files [][]byte
+	seen := 0
 	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -95,6 +96,7 @@ func corpusFiles(b *testing.B) [][]byte {
 		if err != nil {
 			return err
 		}
+		seen++
 		if _, err := consume(bufio.NewReader(bytes.NewReader(data))); err == nil {
 			files = append(files, data)
 		}
@@ -106,6 +108,7 @@ func corpusFiles(b *testing.B) [][]byte {
 	if len(files) == 0 {
 		b.Fatalf("no corpus file in %s decodes", dir)
 	}
+	b.Logf("corpus: %d of %d files decode cleanly", len(files), seen)
 	return files
 }
 

@@ -53,7 +53,7 @@ if [ ! -s "$BENCH_RDB" ]; then
 	trap - EXIT
 	rm -rf "$srv"
 fi
-echo "== redtap $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- rdb examples/redtap || echo ' (rdb/ or examples/redtap modified)'), $(go version | cut -d' ' -f3), $(nproc) CPUs, load:$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== redtap $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- rdb examples/redtap ':!*_test.go' || echo ' + uncommitted changes in rdb/ or examples/redtap'), $(go version | cut -d' ' -f3), $(nproc) CPUs, load:$(cut -d' ' -f1-3 /proc/loadavg)"
 size=$(stat -c %s "$BENCH_RDB")
 echo "== dataset: $BENCH_RDB, $size bytes ($(awk -v s="$size" 'BEGIN{printf "%.1f MiB", s/1048576}'))"
 
