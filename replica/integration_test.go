@@ -63,6 +63,7 @@ type tap struct {
 	snapBytes int64
 	names     map[string]int // command names delivered, upper case; "MULTI" counts transactions
 	expired   int            // DEL/UNLINK of "ttl:*" keys: expirations (the workload never deletes them itself)
+	seqDBs    map[int]int    // numbered writes by the database they were delivered in
 }
 
 func startTap(t *testing.T, ctx context.Context, cfg replica.Config, applier *oracle.Applier, seqKey string) *tap {
@@ -76,7 +77,7 @@ func startTap(t *testing.T, ctx context.Context, cfg replica.Config, applier *or
 	}
 	r, err := replica.Dial(ctx, cfg)
 	require.NoError(t, err)
-	tp := &tap{r: r, applier: applier, seqKey: seqKey, fences: map[string]bool{}, running: true, stopped: make(chan struct{}), names: map[string]int{}}
+	tp := &tap{r: r, applier: applier, seqKey: seqKey, fences: map[string]bool{}, running: true, stopped: make(chan struct{}), names: map[string]int{}, seqDBs: map[int]int{}}
 	tp.cond = sync.NewCond(&tp.mu)
 	runCtx, cancel := context.WithCancel(ctx)
 	tp.cancel = cancel
@@ -124,11 +125,11 @@ func (tp *tap) command(db int, args [][]byte, off int64) {
 	}
 	if n, ok := oracle.SeqOf(tp.seqKey, args); ok && tp.seqKey != "" {
 		tp.seqs = append(tp.seqs, n)
+		tp.seqDBs[db]++
 	}
 	if len(args) == 3 && strings.EqualFold(string(args[0]), "SET") && string(args[1]) == oracle.FenceKey {
 		tp.fences[string(args[2])] = true
 	}
-	_ = db
 }
 
 func (tp *tap) handle(ctx context.Context, ev replica.Event) error {

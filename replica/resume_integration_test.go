@@ -19,12 +19,20 @@ import (
 
 const seqKey = "seq:log"
 
-// seqLoop writes numbered writes until ctx ends, keeping at most maxLag
-// writes ahead of what the tap has delivered (so that the master's backlog
-// always covers the tap's position). It returns the last number written.
-func seqLoop(ctx context.Context, c *redis.Client, tp *tap, maxLag int64, written *atomic.Int64) error {
+// seqLoop writes numbered writes with c until ctx ends, keeping at most
+// maxLag writes ahead of what the tap has delivered (so that the master's
+// backlog always covers the tap's position), and between batches a write
+// with noise, a client of another database, so that the stream switches
+// databases (SELECT) all the time. It stores the last number written.
+func seqLoop(ctx context.Context, c, noise *redis.Client, tp *tap, maxLag int64, written *atomic.Int64) error {
 	sw := &oracle.SeqWriter{Key: seqKey}
 	for ctx.Err() == nil {
+		if err := noise.Incr(ctx, "noise").Err(); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
 		tp.mu.Lock()
 		delivered := int64(len(tp.seqs))
 		tp.mu.Unlock()
@@ -65,6 +73,10 @@ func TestResumeRandomCuts(t *testing.T) {
 	}
 	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
 	mc := m.Client()
+	// The numbered writes go to db 3, noise to db 0: a resumed stream
+	// goes on in the database selected before the cut without a SELECT.
+	mc3 := redis.NewClient(&redis.Options{Addr: m.Addr, DB: 3, Protocol: 2, DisableIdentity: true})
+	defer mc3.Close()
 	p, err := faultproxy.New(m.Addr)
 	require.NoError(t, err)
 	defer p.Close()
@@ -75,7 +87,7 @@ func TestResumeRandomCuts(t *testing.T) {
 	wctx, stopWriter := context.WithCancel(ctx)
 	var written atomic.Int64
 	werr := make(chan error, 1)
-	go func() { werr <- seqLoop(wctx, mc, tp, 3000, &written) }()
+	go func() { werr <- seqLoop(wctx, mc3, mc, tp, 3000, &written) }()
 
 	rnd := rand.New(rand.NewPCG(7, 7))
 	for i := 1; i <= cuts; i++ {
@@ -108,6 +120,8 @@ func TestResumeRandomCuts(t *testing.T) {
 		require.Empty(t, s.Reason)
 	}
 	require.NoError(t, oracle.CheckSeq(seqs, 1, last))
+	require.Equal(t, map[int]int{3: len(seqs)}, tp.seqDBs, "every numbered write in db 3")
+	require.Positive(t, tp.names["INCR"], "noise from db 0 interleaved")
 	st := tp.r.Stats()
 	require.EqualValues(t, 1, st.FullSyncs)
 	require.EqualValues(t, cuts, st.PartialSyncs)
