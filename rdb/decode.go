@@ -314,11 +314,11 @@ func (d *Decoder) stringHeader(op string) (n uint64, clen uint64, lzf bool, iv i
 		}
 		return 0, 0, false, iv, true, nil
 	case 3:
-		cl, err := d.readLen(op + " (lzf compressed length)")
+		cl, err := d.readLen("lzf compressed length")
 		if err != nil {
 			return 0, 0, false, 0, false, err
 		}
-		ul, err := d.readLen(op + " (lzf length)")
+		ul, err := d.readLen("lzf length")
 		if err != nil {
 			return 0, 0, false, 0, false, err
 		}
@@ -385,14 +385,15 @@ func (d *Decoder) readBlob(op string) ([]byte, error) {
 		return d.blob, nil
 	}
 	if lzf {
-		if d.lzfIn, err = d.r.appendN(d.lzfIn[:0], int(cl)); err != nil {
+		in, err := d.r.next(int(cl)) // aliases the reader's buffer when it fits
+		if err != nil {
 			return nil, d.fail(op, off, err)
 		}
 		if cap(d.blob) < int(n) {
 			d.blob = make([]byte, n)
 		}
 		d.blob = d.blob[:n]
-		if err := lzfDecompress(d.lzfIn, d.blob); err != nil {
+		if err := lzfDecompress(in, d.blob); err != nil {
 			return nil, d.fail(op, off, corrupt("%v", err))
 		}
 		return d.blob, nil

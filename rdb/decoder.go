@@ -38,7 +38,6 @@ type Decoder struct {
 	arena    arena
 	blob     []byte   // listpack/ziplist/intset bytes of the current key
 	slab     [][]byte // stream entry fields of the current chunk
-	lzfIn    []byte
 
 	hdr  Header
 	aux  Aux
@@ -131,6 +130,6 @@ func (d *Decoder) Close() error {
 	d.closed = true
 	d.cur = nil
 	d.arena = arena{}
-	d.blob, d.lzfIn, d.keyb, d.r.scratch = nil, nil, nil, nil
+	d.blob, d.keyb, d.r.scratch = nil, nil, nil
 	return nil
 }

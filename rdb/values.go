@@ -472,7 +472,6 @@ func (d *Decoder) skipValue(enc Encoding) error {
 // readModule reads a module value (type 7) or module aux body: the 64-bit
 // module id, then opcodes up to the EOF opcode, captured raw.
 func (d *Decoder) readModule(m *Module, skip bool) error {
-	off := d.r.off
 	id, err := d.readLen("module id")
 	if err != nil {
 		return err
@@ -483,7 +482,6 @@ func (d *Decoder) readModule(m *Module, skip bool) error {
 		return err
 	}
 	*m = Module{ID: id, Name: moduleName(id), Version: id & 1023, Raw: d.r.capture}
-	_ = off
 	return nil
 }
 
