@@ -232,6 +232,8 @@ func (tp *tap) fence(t *testing.T, ctx context.Context, w *oracle.Workload, c *r
 	tp.waitFor(t, ctx, "fence "+token, func() bool { return tp.fences[token] })
 }
 
+// stop ends the tap goroutine (it is safe to call again) and closes the
+// replica; the tap's fields can then be read without the lock.
 func (tp *tap) stop(t *testing.T) {
 	tp.cancel()
 	<-tp.stopped
@@ -347,6 +349,7 @@ func runOracle(t *testing.T, tc oracleCase, seed uint64) {
 	require.NoError(t, err)
 	require.Empty(t, diffs, "the rebuilt dataset differs from the master's")
 
+	tp.stop(t) // the counters below are the tap goroutine's
 	syncs, _ := tp.snapshot()
 	require.Len(t, syncs, 1, "one synchronisation, no reconnect")
 	require.Equal(t, replica.SyncFull, syncs[0].Mode)

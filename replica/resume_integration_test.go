@@ -111,6 +111,7 @@ func TestResumeRandomCuts(t *testing.T) {
 	last := written.Load()
 	tp.waitSeq(t, ctx, last)
 	tp.checkErrors(t)
+	tp.stop(t)
 
 	syncs, seqs := tp.snapshot()
 	require.Len(t, syncs, cuts+1)
@@ -213,6 +214,7 @@ func TestFailover(t *testing.T) {
 	require.NoError(t, sw.Write(ctx, rc, 500))
 	tp.waitSeq(t, ctx, sw.Last())
 	tp.checkErrors(t)
+	tp.stop(t)
 
 	syncs, seqs := tp.snapshot()
 	require.Equal(t, replica.SyncContinue, syncs[1].Mode, "%+v", syncs[1])
