@@ -433,7 +433,11 @@ func TestTapKillResume(t *testing.T) {
 	ctx := tapTestCtx(t)
 	bin := buildRedtap(t)
 	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
-	mc := m.Client()
+	// Numbered writes in db 2, noise in db 0 between them: the checkpoint
+	// must carry the selected database across the restart.
+	mc := redis.NewClient(&redis.Options{Addr: m.Addr, DB: 2, Protocol: 2, DisableIdentity: true})
+	defer mc.Close()
+	noise := m.Client()
 	dir := t.TempDir()
 	cp := filepath.Join(dir, "cp.json")
 	const key = "seq:log"
@@ -445,6 +449,7 @@ func TestTapKillResume(t *testing.T) {
 	// Write until a checkpoint past the snapshot exists, then some more,
 	// and kill the tap while it is busy.
 	for {
+		require.NoError(t, noise.Incr(ctx, "noise").Err())
 		require.NoError(t, sw.Write(ctx, mc, 200))
 		if pos := loadCheckpoint(t, ctx, cp); pos.Offset > 0 && len(seqs(t, readTapLines(t, p1.out), key, pos.Offset)) > 0 {
 			break
@@ -465,6 +470,8 @@ func TestTapKillResume(t *testing.T) {
 	require.NoError(t, sw.Write(ctx, mc, 300)) // while no tap runs
 	p2 := startTapProc(t, bin, filepath.Join(dir, "out2"), "--addr", m.Addr, "--checkpoint", cp)
 	require.NoError(t, sw.Write(ctx, mc, 300))
+	require.NoError(t, noise.Incr(ctx, "noise").Err())
+	require.NoError(t, sw.Write(ctx, mc, 300))
 	last := sw.Last()
 	lines2 := waitLines(t, ctx, p2.out, "last write", hasSeq(t, key, last))
 	require.NoError(t, p2.signal(t, syscall.SIGTERM), "stderr: %s", p2.stderr.String())
@@ -477,6 +484,11 @@ func TestTapKillResume(t *testing.T) {
 		require.NotEqual(t, "key", l.Kind, "no second snapshot")
 		if l.Kind == "sync" {
 			require.Equal(t, "continue", l.Mode)
+		}
+	}
+	for _, l := range append(lines1, lines2...) {
+		if n, ok := oracle.SeqOf(key, l.args(t)); ok && l.Kind == "cmd" {
+			require.Equal(t, 2, l.DB, "write %d", n)
 		}
 	}
 	after := seqs(t, lines2, key, -1)
