@@ -75,6 +75,7 @@ func TestCorpusDecode(t *testing.T) {
 	for _, r := range rows {
 		seen[r.File] = true
 		t.Run(r.File, func(t *testing.T) {
+			t.Parallel()
 			b := readCorpusFile(t, dir, r.File)
 			out, special := corpusOutcomes[r.File]
 			chunk := 0 // the default

@@ -101,12 +101,12 @@ func TestTruncationSweep(t *testing.T) {
 // file — a successful decode.
 func TestFlipSweep(t *testing.T) {
 	for name, b := range sweepInputs(t) {
-		masks := []byte{0xff, 0x01, 0x80}
-		if len(b) <= 400 {
-			masks = []byte{1, 2, 4, 8, 16, 32, 64, 128, 0xff}
-		}
 		i := 0
 		for pos := range b {
+			masks := []byte{[]byte{0xff, 0x01, 0x80, 0x10}[pos%4]} // one change per byte
+			if len(b) <= 400 {
+				masks = []byte{1, 2, 4, 8, 16, 32, 64, 128} // every bit of tiny files
+			}
 			for _, m := range masks {
 				c := bytes.Clone(b)
 				c[pos] ^= m
@@ -244,6 +244,29 @@ func TestCorruptStructures(t *testing.T) {
 		{"stream entry string flags", func() []byte {
 			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
 			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0), lpStr([]byte("x")))).end(true)
+		}, ErrCorrupt},
+		{"stream master entry short", func() []byte {
+			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
+			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(3), lpStr([]byte("f")))).end(true)
+		}, ErrCorrupt},
+		{"stream master entry unterminated", func() []byte {
+			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
+			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")))).end(true)
+		}, ErrCorrupt},
+		{"stream entry field count", func() []byte {
+			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
+			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0),
+				lpInt(0), lpInt(0), lpInt(0), lpInt(100000), lpStr([]byte("a")))).end(true)
+		}, ErrCorrupt},
+		{"stream entry short", func() []byte {
+			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
+			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0),
+				lpInt(0), lpInt(0), lpInt(0), lpInt(2), lpStr([]byte("a")), lpStr([]byte("b")), lpStr([]byte("c")))).end(true)
+		}, ErrCorrupt},
+		{"stream entry without lp-count", func() []byte {
+			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
+			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0),
+				lpInt(2), lpInt(0), lpInt(0), lpStr([]byte("v")))).end(true)
 		}, ErrCorrupt},
 		{"module aux when opcode", func() []byte {
 			return newRDB(10).u8(opModuleAux).length(moduleID("abcdefghi", 1)).length(1).length(2).length(0).end(true)

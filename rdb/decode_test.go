@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"bytes"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,4 +49,101 @@ func TestTypeByte150IsUnknown(t *testing.T) {
 	f.u8(150).str("foo").length(1).str("f").str("v").u8(0, 0, 0, 0, 0, 0, 0, 0)
 	_, err := decodeAll(bytes.NewReader(f.end(true)), 0)
 	require.ErrorIs(t, err, ErrUnsupportedType)
+}
+
+func TestTypeAndEncodingNames(t *testing.T) {
+	for ty := TypeString; ty <= TypeModule; ty++ {
+		got, err := ParseType(ty.String())
+		require.NoError(t, err)
+		require.Equal(t, ty, got)
+	}
+	require.Equal(t, "zset", TypeZSet.String())
+	require.Equal(t, "type(0)", Type(0).String())
+	require.Equal(t, "type(99)", Type(99).String())
+	_, err := ParseType("type(0)")
+	require.Error(t, err)
+	_, err = ParseType("")
+	require.Error(t, err)
+	for e := EncString; e <= EncHashListpackEx; e++ {
+		if _, ok := typeOf(e); ok {
+			require.NotContains(t, e.String(), "encoding(", "value type %d has a name", e)
+		}
+	}
+	require.Equal(t, "valkey-hash2", EncValkeyHash2.String())
+	require.Equal(t, "encoding(8)", Encoding(8).String())
+}
+
+func TestErrorString(t *testing.T) {
+	e := &Error{Offset: 42, Op: "string length", Err: ErrCorrupt}
+	require.Equal(t, "rdb: string length at offset 42: rdb: corrupt data", e.Error())
+	e.Key = []byte("k\x00")
+	require.Equal(t, `rdb: string length at offset 42 (key "k\x00"): rdb: corrupt data`, e.Error())
+	require.ErrorIs(t, e, ErrCorrupt)
+
+	// a decode error names the key it was decoding, copied out of the
+	// decoder's buffers
+	f := newRDB(10).selectDB(0).key(EncHashListpack, "the-key").raw(listpack(lpStr([]byte("f"))))
+	_, err := decodeQuick(f.end(true))
+	var re *Error
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "the-key", string(re.Key))
+	require.Contains(t, err.Error(), `(key "the-key")`)
+}
+
+func TestParseScore(t *testing.T) {
+	for s, want := range map[string]float64{
+		"inf": math.Inf(1), "+inf": math.Inf(1), "Inf": math.Inf(1), "+Inf": math.Inf(1),
+		"-inf": math.Inf(-1), "-Inf": math.Inf(-1), "1.5": 1.5, "-0.25": -0.25, "1e300": 1e300,
+		"123456789012": 123456789012, "0": 0,
+	} {
+		got, err := parseScore([]byte(s))
+		require.NoError(t, err, s)
+		require.Equal(t, want, got, s)
+	}
+	for _, s := range []string{"nan", "-nan"} {
+		got, err := parseScore([]byte(s))
+		require.NoError(t, err)
+		require.True(t, math.IsNaN(got))
+	}
+	for _, s := range []string{"", "abc", "1.2.3", "0x"} {
+		_, err := parseScore([]byte(s))
+		require.ErrorIs(t, err, ErrCorrupt, s)
+	}
+	// RDB type 3 scores: 253 NaN, 254 +inf, 255 -inf, else a length
+	f := newRDB(3).selectDB(0).key(EncZSet, "z").length(1).str("m").u8(253)
+	s := decodeBytes(t, f.end(false), 0)
+	require.True(t, math.IsNaN(s.Keys[0].Members[0].Score))
+}
+
+// The arena hands out disjoint slices, reuses its blocks after reset and
+// drops oversized ones.
+func TestArena(t *testing.T) {
+	var a arena
+	for round := 0; round < 3; round++ {
+		a.reset()
+		var got [][]byte
+		for i := 0; i < 300; i++ {
+			s := a.alloc(1000)
+			for j := range s {
+				s[j] = byte(i)
+			}
+			got = append(got, s)
+		}
+		big := a.alloc(arenaBlock * 2)
+		big[0] = 0xee
+		for i, s := range got {
+			require.Len(t, s, 1000)
+			require.Equal(t, 1000, cap(s))
+			for _, c := range s {
+				require.Equal(t, byte(i), c, "round %d slice %d overwritten", round, i)
+			}
+		}
+		require.Equal(t, []byte("-12345"), a.appendInt(-12345))
+		require.Equal(t, []byte("xyz"), a.copy([]byte("xyz")))
+		require.Empty(t, a.alloc(0))
+	}
+	a.reset()
+	for _, b := range a.blocks {
+		require.LessOrEqual(t, len(b), arenaBlock)
+	}
 }

@@ -176,6 +176,12 @@ func TestDifferentialCorpus(t *testing.T) {
 			continue
 		}
 		b := readCorpusFile(t, dir, r.File)
+		if len(b) > 1<<20 {
+			// dumpV8.rdb, list_decode.rdb: slow under -race, and
+			// TestCorpusDecode compares them with their expected contents
+			t.Logf("skip %s: over 1 MiB", r.File)
+			continue
+		}
 		want, err := hdtKeys(b)
 		require.NoError(t, err, "hdt3213 on %s", r.File)
 		s, err := decodeAll(bytes.NewReader(b), 0)
@@ -239,7 +245,7 @@ func randomDataset(rng *rand.Rand) []dsKey {
 		}
 		size := rng.IntN(20)
 		if rng.IntN(5) == 0 {
-			size = 500 + rng.IntN(3000) // past the ziplist limits
+			size = 500 + rng.IntN(800) // past the ziplist limits
 		}
 		var w func(enc *core.Encoder, opts ...any) error
 		switch rng.IntN(5) {
@@ -342,9 +348,9 @@ func encodeWithHDT(t *testing.T, keys []dsKey, compress bool) []byte {
 // back exactly what was written.
 func TestDifferentialRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
-	rounds := 40
+	rounds := 12
 	if testing.Short() {
-		rounds = 10
+		rounds = 4
 	}
 	for round := 0; round < rounds; round++ {
 		keys := randomDataset(rng)

@@ -392,6 +392,9 @@ func synthFiles() []synth {
 				want = append(want, canon{DB: db * 100, Key: k, Type: "string", Expire: -1, Str: v})
 			}
 		}
+		big := strings.Repeat("0123456789abcdef", 80000) // over 1 MiB: read in steps
+		f.stringKey("big", big)
+		want = append(want, canon{DB: 200, Key: "big", Type: "string", Expire: -1, Str: big})
 		out = append(out, synth{name: "rdb10-lengths", data: f.end(true), want: want})
 	}
 	for i := range out {
