@@ -147,3 +147,35 @@ func TestArena(t *testing.T) {
 		require.LessOrEqual(t, len(b), arenaBlock)
 	}
 }
+
+// A key of n elements comes in exactly max(1, ceil(n/chunk)) pieces, so
+// that a key that fits in one chunk is Chunk 0 with Last set, whatever its
+// encoding.
+func TestChunkCountsExact(t *testing.T) {
+	for _, sy := range synthFiles() {
+		if sy.name == "rdb10-lengths" {
+			continue // strings only, and big
+		}
+		full := decodeBytes(t, sy.data, 0)
+		counts := map[string]int{}
+		for _, k := range full.Keys {
+			counts[k.Key] = k.count()
+		}
+		for _, k := range full.Keys {
+			n := k.count()
+			for _, c := range []int{1, 2, 3, n - 1, n, n + 1} {
+				if c < 1 {
+					continue
+				}
+				s := decodeBytes(t, sy.data, c)
+				for _, got := range s.Keys {
+					if got.Key != k.Key || got.DB != k.DB {
+						continue
+					}
+					want := max(1, (n+c-1)/c)
+					require.Equal(t, want, got.Chunks, "%s key %q (%v, %d elements) chunk size %d", sy.name, k.Key, k.Encoding, n, c)
+				}
+			}
+		}
+	}
+}

@@ -381,6 +381,20 @@ func (it *quickIter) fill(d *Decoder, e *Entry) (bool, error) {
 		e.Elems = append(e.Elems, d.elem(s, v, isStr))
 		n++
 	}
+	// A full chunk: peek whether the current node is exhausted so that
+	// Last is exact when this was the last node.
+	if it.inNode {
+		save := it.el
+		_, _, _, ok, err := it.el.next()
+		if err != nil {
+			return false, d.fail("quicklist node", it.off, err)
+		}
+		if ok {
+			it.el = save
+		} else {
+			it.inNode = false
+		}
+	}
 	return !it.inNode && it.nodes == 0, nil
 }
 
@@ -587,6 +601,7 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 			}
 			continue
 		}
+		before := len(e.Stream.Entries)
 		ok, err := it.entry(d, e)
 		if err != nil {
 			return false, d.fail("stream listpack", it.off, err)
@@ -595,7 +610,35 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 			it.inNode = false
 			continue
 		}
-		n++
+		n += len(e.Stream.Entries) - before // deleted entries take no room
+	}
+	// A full chunk: pass the deleted entries that follow and, when the
+	// last node is exhausted, finish the key here so that Last is exact.
+	for it.inNode {
+		save := it.el
+		_, v, isStr, ok, err := it.el.next()
+		if err != nil {
+			return false, d.fail("stream listpack", it.off, err)
+		}
+		if !ok {
+			it.inNode = false
+			break
+		}
+		it.el = save
+		if isStr || v&1 == 0 { // a live entry (or a bad one, for the next call)
+			break
+		}
+		if _, err := it.entry(d, e); err != nil {
+			return false, d.fail("stream listpack", it.off, err)
+		}
+	}
+	if !it.inNode && it.nodes == 0 {
+		if err := d.readStreamMeta(it.enc, &d.meta); err != nil {
+			return false, err
+		}
+		e.Stream.Meta = &d.meta
+		e.Len = int64(min(d.meta.Length, math.MaxInt64))
+		return true, nil
 	}
 	return false, nil
 }
