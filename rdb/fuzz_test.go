@@ -86,10 +86,10 @@ func checkFuzzInput(t *testing.T, data []byte) {
 	// decodes filtered, to the same size, keeping the same keys
 	for i, opts := range [][]Option{
 		{WithFilter(func(int, []byte, Type) bool { return false })},
-		{WithTypes(TypeString, TypeHash), WithChunkSize(3)},
+		{WithTypes(TypeString, TypeHash)},
 		{WithMatch("*[a-k]*")},
 	} {
-		s, err := decodeAll(bytes.NewReader(data), 0, append(opts, limit)...)
+		s, err := decodeAll(bytes.NewReader(data), 1+2*i, append(opts, limit)...)
 		if err != nil {
 			if e := checkDecodeError(err, len(data)); e != nil {
 				t.Fatal(e)

@@ -85,7 +85,8 @@ func cloneMeta(m *StreamMeta) *StreamMeta {
 
 // decodeAll decodes a whole snapshot from r and checks the chunking
 // invariants on the way (Chunk counts up from 0 for one key, Last exactly
-// once, at most chunk elements per piece, positions increase). It returns
+// once, exactly chunk elements in every piece but the last, positions
+// increase). It returns
 // what it got so far together with the first error.
 func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 	if chunk > 0 {
@@ -179,8 +180,8 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 			if e.Stream != nil {
 				n += len(e.Stream.Entries)
 			}
-			if n > chunk {
-				return s, fmt.Errorf("key %q chunk %d holds %d elements, chunk size %d", cur.Key, e.Chunk, n, chunk)
+			if n > chunk || !e.Last && n != chunk {
+				return s, fmt.Errorf("key %q chunk %d (last %v) holds %d elements, chunk size %d", cur.Key, e.Chunk, e.Last, n, chunk)
 			}
 			if err := checkTypeFields(e); err != nil {
 				return s, err
