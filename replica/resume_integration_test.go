@@ -3,7 +3,9 @@ package replica_test
 import (
 	"context"
 	"math/rand/v2"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -227,4 +229,100 @@ func TestFailover(t *testing.T) {
 	require.EqualValues(t, 1, tp.r.Stats().FullSyncs)
 	require.Equal(t, 1, tp.snapDone, "no second snapshot")
 	t.Logf("failover: %+v -> %+v, %d writes delivered once", syncs[0], syncs[1], len(seqs))
+}
+
+// TestSlowConsumerDropped: the caller stops pulling events, so the replica
+// stops reading its socket; the master's output buffer for it passes
+// client-output-buffer-limit and the master drops it. When the caller pulls
+// again it gets what was buffered, a Disconnected event, then a full
+// resynchronisation that says why (the backlog was overrun meanwhile),
+// and the rebuilt dataset equals the master's.
+func TestSlowConsumerDropped(t *testing.T) {
+	ctx := testCtx(t)
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0",
+		"--client-output-buffer-limit", "replica 1mb 0 0", "--repl-backlog-size", "1mb"}})
+	target := redistest.Start(t, redistest.Options{})
+	mc := m.Client()
+	a, err := oracle.NewApplier(ctx, target.Addr, oracle.ApplierOptions{})
+	require.NoError(t, err)
+	defer a.Close()
+	r, err := replica.Dial(ctx, replica.Config{Addr: m.Addr, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	require.NoError(t, err)
+	defer r.Close()
+
+	var disconnected *replica.Disconnected
+	var syncs []*replica.Sync
+	fences := map[string]bool{}
+	snapshots := 0
+	pull := func(until func() bool) {
+		for !until() {
+			ev, err := r.Next(ctx)
+			require.NoError(t, err, "stats %+v", r.Stats())
+			switch e := ev.(type) {
+			case *replica.Sync:
+				syncs = append(syncs, e)
+				if e.Mode == replica.SyncFull {
+					a.Reset()
+				}
+			case *replica.SnapshotRecord:
+				require.NoError(t, a.Record(e.Record))
+			case *replica.Command:
+				a.Command(e.DB, e.Args)
+				if string(e.Args[1]) == oracle.FenceKey {
+					fences[string(e.Args[2])] = true
+				}
+			case *replica.Transaction:
+				cmds := make([]oracle.Cmd, len(e.Commands))
+				for i, c := range e.Commands {
+					cmds[i] = oracle.Cmd{DB: c.DB, Args: c.Args}
+				}
+				a.Transaction(e.DB, cmds)
+			case *replica.Disconnected:
+				disconnected = e
+			case *replica.SnapshotDone:
+				snapshots++
+			}
+		}
+	}
+	w := &oracle.Workload{}
+	defer w.Close()
+	token, err := w.Fence(ctx, mc)
+	require.NoError(t, err)
+	pull(func() bool { return fences[token] })
+
+	// The caller stops pulling; about 20 MB of writes follow.
+	sw := &oracle.SeqWriter{Key: seqKey}
+	big := strings.Repeat("x", 10000)
+	for i := 0; i < 2000; i++ {
+		require.NoError(t, mc.Set(ctx, "big:"+strconv.Itoa(i%100), big, 0).Err())
+	}
+	require.NoError(t, sw.Write(ctx, mc, 100))
+	redistest.WaitFor(t, time.Minute, "the master drops the replica", func() bool {
+		info, err := m.Info(ctx, "replication")
+		return err == nil && info["connected_slaves"] == "0"
+	})
+
+	pull(func() bool { return snapshots == 2 })
+	require.NoError(t, sw.Write(ctx, mc, 100))
+	token, err = w.Fence(ctx, mc)
+	require.NoError(t, err)
+	pull(func() bool { return fences[token] })
+	require.NoError(t, a.Flush(ctx))
+	require.Empty(t, a.Errors())
+	require.NotNil(t, disconnected, "the drop is reported")
+	t.Logf("disconnected: %v; then %+v", disconnected.Err, *syncs[len(syncs)-1])
+	require.Len(t, syncs, 2)
+	require.Equal(t, replica.SyncFull, syncs[1].Mode)
+	require.NotEmpty(t, syncs[1].Reason)
+	diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, 1)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+	require.Contains(t, mustRead(t, m.Log), "scheduled to be closed ASAP for overcoming of output buffer limits")
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
 }
