@@ -326,3 +326,52 @@ func mustRead(t *testing.T, path string) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// TestAcksOnlyProcessed: the replica acknowledges (REPLCONF ACK) only what
+// Next has returned, so the master's WAIT is an honest finish line: while
+// the caller does not pull, a WAIT for the last write times out with no
+// replica; once Next has returned that write, WAIT counts the tap.
+func TestAcksOnlyProcessed(t *testing.T) {
+	ctx := testCtx(t)
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	r, err := replica.Dial(ctx, replica.Config{Addr: m.Addr, Snapshot: replica.SnapshotSkip, AckInterval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	defer r.Close()
+	for {
+		ev, err := r.Next(ctx)
+		require.NoError(t, err)
+		if _, ok := ev.(*replica.SnapshotDone); ok {
+			break
+		}
+	}
+	conn := redis.NewClient(&redis.Options{Addr: m.Addr, ReadTimeout: -1, Protocol: 2, DisableIdentity: true}).Conn()
+	defer conn.Close()
+	sw := &oracle.SeqWriter{Key: seqKey}
+	require.NoError(t, sw.Write(ctx, conn, 1000))
+	// Pull half of it: the rest is on its way, partly read into the
+	// replica's buffer already.
+	upTo := func(last int64) {
+		for {
+			ev, err := r.Next(ctx)
+			require.NoError(t, err)
+			var args [][]byte
+			switch e := ev.(type) {
+			case *replica.Command:
+				args = e.Args
+			case *replica.Transaction:
+				args = e.Commands[len(e.Commands)-1].Args
+			}
+			if s, ok := oracle.SeqOf(seqKey, args); ok && s == last {
+				return
+			}
+		}
+	}
+	upTo(500)
+	n, err := conn.Do(ctx, "WAIT", 1, 300).Int()
+	require.NoError(t, err)
+	require.Equal(t, 0, n, "half pulled, the last write not acknowledged (stats %+v)", r.Stats())
+	upTo(sw.Last())
+	n, err = conn.Do(ctx, "WAIT", 1, 0).Int()
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+}
