@@ -407,8 +407,8 @@ type tapRun struct {
 	stderr io.Writer
 	tty    bool
 
-	// Guarded by out.mu: the position of the last event written to out,
-	// and whether it was written after the last flush.
+	// pos, guarded by out.mu, is the position of the last event written
+	// to out: once out is flushed, the checkpoint may claim it.
 	pos   replica.Position
 	saved replica.Position // guarded by saveMu
 	// saveMu serialises checkpoint writes (background and final).
