@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -422,6 +423,18 @@ func TestServerDataset(t *testing.T) {
 			if !compression {
 				chunks = []int{7}
 			}
+			// exact stop on a server-written file, commands following
+			j := junk()
+			br := bufio.NewReaderSize(bytes.NewReader(append(bytes.Clone(b), j...)), 4096)
+			_, err := decodeAll(br, 0)
+			require.NoError(t, err)
+			rest, _ := io.ReadAll(br)
+			require.Equal(t, j, rest)
+			cr := &countingReader{r: bytes.NewReader(append(bytes.Clone(b), j...))}
+			_, err = decodeAll(cr, 0)
+			require.NoError(t, err)
+			require.Equal(t, int64(len(b)), cr.n)
+
 			for _, chunk := range chunks {
 				snap := compareWithServer(t, b, want, chunk)
 				encs := map[Encoding]bool{}
