@@ -270,7 +270,7 @@ func synthFiles() []synth {
 	}
 
 	// RDB 10: quicklist2 (plain and packed nodes), listpack hash/zset,
-	// stream type 19, functions, module value and module aux.
+	// stream type 19, a function (all loadable by Redis 7.0).
 	{
 		f := newRDB(10).aux("redis-ver", "7.0.0").selectDB(0)
 		want := []canon{}
@@ -285,34 +285,43 @@ func synthFiles() []synth {
 		add(canon{Key: "zlp", Type: "zset", Expire: -1, ZSet: []canonMember{{"c", math.Inf(-1)}, {"a", -3}, {"b", 2.5}}})
 		add(writeStream(f, EncStreamListpacks2, "stream2"))
 		f.u8(opFunction2).str("#!lua name=mylib\nredis.register_function('f', function() return 1 end)")
+		out = append(out, synth{name: "rdb10-quicklist2-stream", data: f.end(true), want: want, check: func(t *testing.T, s *snapshot) {
+			require.Equal(t, []string{"#!lua name=mylib\nredis.register_function('f', function() return 1 end)"}, s.Functions)
+		}})
+	}
+
+	// RDB 10: functions of the 7.0 release candidates, module aux data and
+	// a module value.
+	{
+		f := newRDB(10).aux("redis-ver", "7.0.0")
 		f.u8(opFunctionPreGA).str("oldlib").str("LUA").length(1).str("a description").str("return 2")
 		f.u8(opFunctionPreGA).str("nodesc").str("LUA").length(0).str("return 3")
 		modID := moduleID("test_mod1", 3)
 		f.u8(opModuleAux).u8(0x81).Write(binary.BigEndian.AppendUint64(nil, modID))
 		f.length(2).length(2) // when: AFTER_RDB
 		f.length(2).length(99).length(5).str("aux string").length(0)
+		f.selectDB(0)
 		f.key(EncModule2, "mod").u8(0x81).Write(binary.BigEndian.AppendUint64(nil, modID))
 		f.length(1).length(5).length(2).length(6).length(3).u8(0, 0, 0x80, 0x3f).length(4).u64le(math.Float64bits(2.5)).length(5).str("payload").length(0)
-		out = append(out, synth{name: "rdb10-quicklist2-stream-module", data: f.end(true), want: want, check: func(t *testing.T, s *snapshot) {
-			require.Equal(t, []string{
-				"#!lua name=mylib\nredis.register_function('f', function() return 1 end)",
-				"#!LUA name=oldlib\nreturn 2",
-				"#!LUA name=nodesc\nreturn 3",
-			}, s.Functions)
-			require.Len(t, s.ModuleAux, 1)
-			require.Equal(t, "test_mod1", s.ModuleAux[0].Name)
-			require.Equal(t, uint64(3), s.ModuleAux[0].Version)
-			require.Equal(t, uint64(2), s.ModuleAux[0].When)
-			m := s.byName()["0/mod"]
-			require.Equal(t, TypeModule, m.Type)
-			require.Equal(t, "test_mod1", m.Module.Name)
-			require.Equal(t, modID, m.Module.ID)
-			require.Equal(t, uint64(3), m.Module.Version)
-			raw := []byte{1, 5, 2, 6, 3, 0, 0, 0x80, 0x3f, 4}
-			raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(2.5))
-			raw = append(append(raw, 5, 7), "payload"...)
-			require.Equal(t, append(raw, 0), m.Module.Raw)
-		}})
+		f.stringKey("after-module", "x")
+		out = append(out, synth{name: "rdb10-functions-module", data: f.end(true),
+			want: []canon{{Key: "after-module", Type: "string", Expire: -1, Str: "x"}}, check: func(t *testing.T, s *snapshot) {
+				require.Equal(t, []string{"#!LUA name=oldlib\nreturn 2", "#!LUA name=nodesc\nreturn 3"}, s.Functions)
+				require.Len(t, s.ModuleAux, 1)
+				require.Equal(t, "test_mod1", s.ModuleAux[0].Name)
+				require.Equal(t, uint64(3), s.ModuleAux[0].Version)
+				require.Equal(t, uint64(2), s.ModuleAux[0].When)
+				require.Equal(t, []byte{2, 99, 5, 10, 'a', 'u', 'x', ' ', 's', 't', 'r', 'i', 'n', 'g', 0}, s.ModuleAux[0].Raw)
+				m := s.byName()["0/mod"]
+				require.Equal(t, TypeModule, m.Type)
+				require.Equal(t, "test_mod1", m.Module.Name)
+				require.Equal(t, modID, m.Module.ID)
+				require.Equal(t, uint64(3), m.Module.Version)
+				raw := []byte{1, 5, 2, 6, 3, 0, 0, 0x80, 0x3f, 4}
+				raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(2.5))
+				raw = append(append(raw, 5, 7), "payload"...)
+				require.Equal(t, append(raw, 0), m.Module.Raw)
+			}})
 	}
 
 	// RDB 11: listpack set, stream type 21; RDB 12: hash field TTLs,
