@@ -267,7 +267,8 @@ func (w *Workload) big(ctx context.Context) error {
 	return w.do(ctx, "SET", "str:big"+suffix, strings.Repeat("0123456789abcdef", n*8))
 }
 
-// Run performs n random operations.
+// Run performs n random operations, among them at least one SWAPDB and
+// one FLUSHDB (with Swaps) and one set of big keys.
 func (w *Workload) Run(ctx context.Context, c *redis.Client, n int) error {
 	if err := w.init(ctx, c); err != nil {
 		return err
@@ -285,7 +286,19 @@ func (w *Workload) Run(ctx context.Context, c *redis.Client, n int) error {
 		if err := w.use(ctx, w.rnd.IntN(w.DBs)); err != nil {
 			return err
 		}
-		if err := w.step(ctx, true); err != nil {
+		var err error
+		switch {
+		// The rare operations happen at least once in every run.
+		case i == n/3 && w.Swaps && w.DBs > 1:
+			err = w.do(ctx, "SWAPDB", 0, 1)
+		case i == n/2 && w.BigElems > 0:
+			err = w.big(ctx)
+		case i == 2*n/3 && w.Swaps:
+			err = w.do(ctx, "FLUSHDB")
+		default:
+			err = w.step(ctx, true)
+		}
+		if err != nil {
 			return err
 		}
 	}
