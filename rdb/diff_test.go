@@ -379,6 +379,10 @@ func TestDifferentialSynthetic(t *testing.T) {
 			continue
 		case "rdb12-hfe-slotinfo-stream1": // hdt3213 rejects SLOT_INFO
 			continue
+		case "rdb10-quicklist2-stream":
+			// hdt3213 panics (index out of range) on a quicklist2 whose
+			// plain node is followed by a packed one
+			continue
 		case "rdb3-zipmap-biglen":
 			// hdt3213 reads a zipmap length byte of 253 as "4 bytes
 			// big-endian follow" and rejects 254; zipmap.c has 253 as a

@@ -311,7 +311,7 @@ func synthFiles() []synth {
 				require.Equal(t, "test_mod1", s.ModuleAux[0].Name)
 				require.Equal(t, uint64(3), s.ModuleAux[0].Version)
 				require.Equal(t, uint64(2), s.ModuleAux[0].When)
-				require.Equal(t, []byte{2, 99, 5, 10, 'a', 'u', 'x', ' ', 's', 't', 'r', 'i', 'n', 'g', 0}, s.ModuleAux[0].Raw)
+				require.Equal(t, []byte{2, 0x40, 99, 5, 10, 'a', 'u', 'x', ' ', 's', 't', 'r', 'i', 'n', 'g', 0}, s.ModuleAux[0].Raw)
 				m := s.byName()["0/mod"]
 				require.Equal(t, TypeModule, m.Type)
 				require.Equal(t, "test_mod1", m.Module.Name)
