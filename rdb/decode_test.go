@@ -2,6 +2,7 @@ package rdb
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"testing"
 
@@ -178,4 +179,51 @@ func TestChunkCountsExact(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Every record reports where it starts; a key's record starts at its first
+// opcode (an expiry, LRU or LFU opcode before the type byte).
+func TestRecordOffsets(t *testing.T) {
+	f := newRDB(10)
+	want := []int{0}
+	mark := func() { want = append(want, f.Len()) }
+	mark()
+	f.aux("redis-ver", "7.0.15")
+	mark()
+	f.selectDB(0)
+	mark()
+	f.resizeDB(3, 1)
+	mark()
+	f.stringKey("plain", "v")
+	mark()
+	f.expireMs(1700000000000).u8(opFreq, 5).stringKey("expiring", "v")
+	mark()
+	f.u8(opIdle).length(77).key(EncList, "list").length(3).str("a").str("b").str("c") // 3 chunks of 1
+	mark()
+	f.u8(opFunction2).str("#!lua name=x\n")
+	mark()
+	b := f.end(true)
+
+	d, err := NewDecoder(bytes.NewReader(b), WithChunkSize(1))
+	require.NoError(t, err)
+	var got []int
+	for rec, err := range d.All(context.Background()) {
+		require.NoError(t, err)
+		if e, ok := rec.(*Entry); ok && e.Chunk > 0 {
+			require.Equal(t, int64(want[6]), e.Pos(), "every chunk carries the key's offset")
+			continue
+		}
+		got = append(got, int(rec.Pos()))
+	}
+	require.Equal(t, want, got)
+
+	// an error inside a blob reports the blob's offset
+	f = newRDB(10).selectDB(0).key(EncHashListpack, "h")
+	at := f.Len()
+	f.raw(listpack(lpStr([]byte("odd"))))
+	_, err = decodeQuick(f.end(true))
+	var re *Error
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, int64(at), re.Offset)
+	require.Equal(t, "encoded value", re.Op)
 }
