@@ -94,6 +94,8 @@ func writeDataset(t testing.TB, s *redistest.Server) datasetFacts {
 	}
 	f.compressible = strings.Repeat("abcdefgh", 2000)
 	p.Set(ctx, "str:compressible", f.compressible, 0)
+	// LZF at its best ratio (a 264-byte back reference per 3 bytes, 88:1)
+	p.Set(ctx, "str:zeros", strings.Repeat("\x00", 1<<20), 0)
 	// lists: a small listpack node, multi-node lists (inner nodes LZF
 	// compressed by list-compress-depth 1), integers
 	p.RPush(ctx, "list:small", "a", "1", "-5", "hello", "300000", "9223372036854775807", "", "\x00\xff")
