@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 STATICCHECK_VERSION ?= 2026.2.2
 FUZZTIME    ?= 20s
-export REDTAP_CORPUS ?= $(abspath ../shared/rdb-corpus)
+export REDTAP_CORPUS ?= $(wildcard $(abspath ../shared/rdb-corpus))
 
 .PHONY: test lint vet staticcheck unit fuzz bench demo
 
