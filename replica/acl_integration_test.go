@@ -56,18 +56,8 @@ func TestACLLeastPrivilege(t *testing.T) {
 	t.Logf("without +psync: %v", err)
 
 	setUser("no-replconf", "+psync", "+ping")
-	r, err = dial("no-replconf")
-	if err == nil {
-		// Known issue, reported: the handshake ignores -NOPERM to
-		// REPLCONF. Without +replconf the master refuses every REPLCONF
-		// ACK: after a diskless sync it never starts the stream (it waits
-		// for the first ACK) and drops the replica after repl-timeout; the
-		// replica then reconnects forever without delivering a command.
-		t.Logf("KNOWN ISSUE: a user without +replconf passes Dial")
-		require.NoError(t, r.Close())
-	} else {
-		require.ErrorIs(t, err, replica.ErrAuth)
-	}
+	_, err = dial("no-replconf")
+	require.ErrorIs(t, err, replica.ErrAuth, "without +replconf the master would refuse every ACK")
 
 	_, err = replica.Dial(ctx, replica.Config{Addr: m.Addr, Username: "tap", Password: "wrong"})
 	require.ErrorIs(t, err, replica.ErrAuth)

@@ -51,8 +51,10 @@ type Config struct {
 	// Addr is the master's "host:port".
 	Addr string
 	// Username is the ACL user ("" = the default user); Password its
-	// password. AUTH is sent when Password is set. The user needs at least
-	// +psync +replconf +ping.
+	// password. AUTH is sent when Password is set. The user needs +psync
+	// and +replconf (PING goes out before AUTH, so +ping is not needed); a
+	// user without +replconf fails with ErrAuth, since the master would
+	// refuse every REPLCONF ACK.
 	Username string
 	Password string
 	// TLS, when set, wraps the connection in TLS. An empty ServerName is

@@ -27,6 +27,10 @@ var (
 	// Config.MaxArgs arguments, or a MULTI/EXEC transaction over the
 	// buffering limits documented on [Transaction].
 	ErrTooLarge = errors.New("replica: over limit")
+	// ErrMasterBusy reports a master that answered "not now" (-LOADING,
+	// -NOMASTERLINK, -MASTERDOWN, -BUSY, or an aborted sync) more often
+	// than Config.MaxRetries allows. Until then it is retried.
+	ErrMasterBusy = errors.New("replica: master busy")
 )
 
 // Error is the structured error of this package. Op says what was being
@@ -58,3 +62,6 @@ func protoErr(format string, args ...any) error {
 type errTryLater struct{ msg string }
 
 func (e *errTryLater) Error() string { return "master busy: " + e.msg }
+
+// Is makes errors.Is(err, ErrMasterBusy) hold.
+func (e *errTryLater) Is(target error) bool { return target == ErrMasterBusy }

@@ -142,8 +142,11 @@ func (r *Replica) handshake(s *session) error {
 		}
 	}
 
-	// REPLCONF: errors are ignored, as Redis replicas do (older masters do
-	// not know every option; a user without +replconf can still sync).
+	// REPLCONF: unknown options are ignored, as Redis replicas do (older
+	// masters do not know every option), but a permission error is final:
+	// a user without +replconf could sync once, yet every REPLCONF ACK
+	// would be refused, so the master would never start the stream after a
+	// diskless transfer and would drop the tap after repl-timeout.
 	port := r.cfg.ListeningPort
 	if port == 0 {
 		if a, ok := s.conn.LocalAddr().(*net.TCPAddr); ok {
@@ -267,6 +270,9 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 }
 
 func replconfReply(args []string, line string) error {
+	if isAuthError(line) {
+		return fmt.Errorf("%w: %s %s: %s", ErrAuth, args[0], args[1], line)
+	}
 	if strings.HasPrefix(line, "+") || strings.HasPrefix(line, "-") {
 		return nil
 	}

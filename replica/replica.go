@@ -52,7 +52,13 @@ type Replica struct {
 	wg        sync.WaitGroup
 
 	ackOff atomic.Int64 // processed offset: what ACKs report
-	st     counters
+	// eagerUntil (Unix ns) > now while the stream of a new session has not
+	// started: ACKs go out every eagerAck instead of every AckInterval,
+	// because a master that finished a diskless transfer starts streaming
+	// only on an ACK that arrives after it noticed the transfer's end.
+	eagerUntil atomic.Int64
+	eagerFrom  atomic.Int64 // the stream's start offset for that session
+	st         counters
 
 	ckMu    sync.Mutex
 	ckSaved Position
@@ -606,9 +612,17 @@ func (r *Replica) beginStream(s *session, off int64, db int) {
 	}
 	r.mu.Unlock()
 	// The first ACK: after a diskless payload the master starts the
-	// stream only once it has arrived.
+	// stream only once it has arrived. More follow quickly (ackLoop) until
+	// the stream moves, in case this one came before the master was ready.
+	r.eagerFrom.Store(off)
+	r.eagerUntil.Store(time.Now().Add(eagerWindow).UnixNano())
 	r.writeAck(s.conn, off)
 }
+
+const (
+	eagerAck    = 25 * time.Millisecond
+	eagerWindow = 3 * time.Second
+)
 
 func (r *Replica) setPos(p Position) {
 	r.posMu.Lock()
@@ -761,20 +775,31 @@ func (r *Replica) writeAck(conn net.Conn, off int64) {
 // whatever the caller's pace. It never reads the connection.
 func (r *Replica) ackLoop() {
 	defer r.wg.Done()
-	t := time.NewTicker(r.cfg.AckInterval)
+	t := time.NewTimer(r.cfg.AckInterval)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-r.closeCtx.Done():
 			return
 		case <-t.C:
 		}
-		r.mu.Lock()
-		conn, ok := r.conn, r.streaming
-		r.mu.Unlock()
-		if ok {
-			r.writeAck(conn, r.ackOff.Load())
+		now := time.Now()
+		eager := now.UnixNano() < r.eagerUntil.Load() && r.st.received.Load() == r.eagerFrom.Load()
+		if eager || now.Sub(last) >= r.cfg.AckInterval {
+			r.mu.Lock()
+			conn, ok := r.conn, r.streaming
+			r.mu.Unlock()
+			if ok {
+				r.writeAck(conn, r.ackOff.Load())
+				last = now
+			}
 		}
+		next := r.cfg.AckInterval - time.Since(last)
+		if eager || r.eagerUntil.Load() > now.UnixNano() {
+			next = min(next, eagerAck)
+		}
+		t.Reset(max(next, time.Millisecond))
 	}
 }
 

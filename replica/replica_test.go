@@ -218,7 +218,7 @@ func TestLoadingThenSuccess(t *testing.T) {
 			return "", false
 		}})
 	_, err := Dial(testCtx(t), Config{Addr: m2.Addr(), MaxRetries: 2, MinBackoff: time.Millisecond})
-	require.Error(t, err)
+	require.ErrorIs(t, err, ErrMasterBusy)
 	require.Contains(t, err.Error(), "NOMASTERLINK")
 	require.Equal(t, 3, m2.Connections())
 }
