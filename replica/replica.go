@@ -58,6 +58,7 @@ type Replica struct {
 	// only on an ACK that arrives after it noticed the transfer's end.
 	eagerUntil atomic.Int64
 	eagerFrom  atomic.Int64 // the stream's start offset for that session
+	ackKick    chan struct{} // wakes ackLoop when eager ACKs begin
 	st         counters
 
 	ckMu    sync.Mutex
@@ -208,7 +209,7 @@ func Dial(ctx context.Context, cfg Config) (*Replica, error) {
 // newReplica returns a replica for a validated configuration, not
 // connected.
 func newReplica(cfg Config) *Replica {
-	r := &Replica{cfg: cfg, log: cfg.Logger, addr: cfg.Addr}
+	r := &Replica{cfg: cfg, log: cfg.Logger, addr: cfg.Addr, ackKick: make(chan struct{}, 1)}
 	r.closeCtx, r.cancel = context.WithCancel(context.Background())
 	r.br = bufio.NewReaderSize(&r.cr, readBufferSize)
 	r.p = newRespParser(cfg.MaxBulkLen, cfg.MaxArgs)
@@ -617,6 +618,10 @@ func (r *Replica) beginStream(s *session, off int64, db int) {
 	r.eagerFrom.Store(off)
 	r.eagerUntil.Store(time.Now().Add(eagerWindow).UnixNano())
 	r.writeAck(s.conn, off)
+	select {
+	case r.ackKick <- struct{}{}:
+	default:
+	}
 }
 
 const (
@@ -783,6 +788,7 @@ func (r *Replica) ackLoop() {
 		case <-r.closeCtx.Done():
 			return
 		case <-t.C:
+		case <-r.ackKick:
 		}
 		now := time.Now()
 		eager := now.UnixNano() < r.eagerUntil.Load() && r.st.received.Load() == r.eagerFrom.Load()
