@@ -57,7 +57,7 @@ type Replica struct {
 	// because a master that finished a diskless transfer starts streaming
 	// only on an ACK that arrives after it noticed the transfer's end.
 	eagerUntil atomic.Int64
-	eagerFrom  atomic.Int64 // the stream's start offset for that session
+	eagerFrom  atomic.Int64  // the stream's start offset for that session
 	ackKick    chan struct{} // wakes ackLoop when eager ACKs begin
 	st         counters
 

@@ -579,7 +579,17 @@ func TestGetAck(t *testing.T) {
 	ack, err := conn.WaitAck(testCtx(t), beforeGetack)
 	require.NoError(t, err)
 	require.Equal(t, beforeGetack, ack)
-	require.Equal(t, []int64{10, beforeGetack}, conn.Acks())
+	// ACKs of the start offset repeat quickly until the stream moves (a
+	// master that just finished a diskless transfer needs one after it
+	// noticed); after that only the GETACK answer.
+	var moved []int64
+	for _, a := range conn.Acks() {
+		if a != 10 {
+			moved = append(moved, a)
+		}
+	}
+	require.Equal(t, int64(10), conn.Acks()[0])
+	require.Equal(t, []int64{beforeGetack}, moved)
 
 	// The next GETACK reports everything processed, GETACK included.
 	m.Propagate("REPLCONF", "GETACK", "*")
