@@ -1,7 +1,7 @@
 # redtap: `make test` is the whole test suite (what .ci/run runs).
 GO          ?= go
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
-STATICCHECK_VERSION ?= 2026.2.2
+STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME    ?= 20s
 export REDTAP_CORPUS ?= $(wildcard $(abspath ../shared/rdb-corpus))
 
