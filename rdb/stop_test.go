@@ -150,8 +150,8 @@ func TestReaderErrorsEverywhere(t *testing.T) {
 	errBoom := errors.New("boom")
 	for name, b := range stopInputs(t, 16<<10) {
 		step := 1
-		if len(b) > 100 {
-			step = len(b)/100 + 1
+		if len(b) > 60 {
+			step = len(b)/60 + 1
 		}
 		for k := 0; k < len(b); k += step {
 			for _, buffered := range []bool{false, true} {
