@@ -169,6 +169,9 @@ func (d *Decoder) nextChunk() (Record, error) {
 	return e, nil
 }
 
+// maxFieldExpire is the largest hash field expiry Redis accepts (2^48-1 ms).
+const maxFieldExpire = 1<<48 - 1
+
 // countIter reads collections stored as a count and then plain strings.
 type countIter struct {
 	enc       Encoding
@@ -203,14 +206,22 @@ func (it *countIter) fill(d *Decoder, e *Entry) (bool, error) {
 		default: // hashes
 			var exp int64
 			if it.enc == EncHashMetadata || it.enc == EncHashMetadataPreGA {
+				toff := d.r.off
 				ttl, err := d.readLen("hash field ttl")
 				if err != nil {
 					return false, err
 				}
-				exp = int64(ttl)
+				at := ttl
 				if it.enc == EncHashMetadata && ttl != 0 {
-					exp = int64(ttl) + it.minExpire - 1
+					// relative to the hash's minimum expiry, plus one
+					at = ttl + uint64(it.minExpire) - 1
 				}
+				// Redis's limit for field expiries (EB_EXPIRE_TIME_MAX);
+				// it also catches a relative TTL that wrapped around.
+				if at > maxFieldExpire || it.enc == EncHashMetadata && ttl != 0 && (at < ttl || it.minExpire < 0) {
+					return false, d.fail("hash field ttl", toff, corrupt("field expiry %d out of range", at))
+				}
+				exp = int64(at)
 			}
 			f, err := d.readString("hash field")
 			if err != nil {
