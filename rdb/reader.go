@@ -68,7 +68,8 @@ func (r *reader) next(n int) ([]byte, error) {
 		return b, nil
 	}
 	if n <= len(r.one) {
-		if _, err := io.ReadFull(r.raw, r.one[:n]); err != nil {
+		if m, err := io.ReadFull(r.raw, r.one[:n]); err != nil {
+			r.off += int64(m) // taken from the reader, so counted
 			return nil, eofErr(err)
 		}
 		r.consumed(r.one[:n])
@@ -89,12 +90,14 @@ func (r *reader) appendN(dst []byte, n int) ([]byte, error) {
 		start := len(dst)
 		dst = dst[:start+step]
 		var err error
+		var m int
 		if r.br != nil {
-			_, err = io.ReadFull(r.br, dst[start:])
+			m, err = io.ReadFull(r.br, dst[start:])
 		} else {
-			_, err = io.ReadFull(r.raw, dst[start:])
+			m, err = io.ReadFull(r.raw, dst[start:])
 		}
 		if err != nil {
+			r.off += int64(m) // taken from the reader, so counted
 			return dst[:start], eofErr(err)
 		}
 		r.consumed(dst[start:])
