@@ -61,7 +61,15 @@ echo "== dataset: $BENCH_RDB, $size bytes ($(awk -v s="$size" 'BEGIN{printf "%.1
 echo "== building binaries in $BIN"
 go build -o "$BIN/redtap" ./examples/redtap
 go build -o "$BIN/hdt3213-parse" ./internal/benchdata/cmd/hdt3213-parse
-go build -o "$BIN/hdt3213-rdb" github.com/hdt3213/rdb
+# hdt3213's own CLI, built outside our module (its JSON helper needs
+# dependencies our go.mod does not carry)
+# (a scratch module: `go install ...@v1.3.2` would ask the proxy for the
+# version list, which it refuses here)
+hdt_mod=$(mktemp -d)
+(cd "$hdt_mod" && go mod init hdt3213build >/dev/null 2>&1 &&
+	go get github.com/hdt3213/rdb@v1.3.2 >/dev/null 2>&1 &&
+	go build -o "$BIN/hdt3213-rdb" github.com/hdt3213/rdb)
+rm -rf "$hdt_mod"
 
 names=(redtap redis-check-rdb hdt3213-parse hdt3213-json)
 cmds=(
