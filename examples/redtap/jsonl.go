@@ -445,38 +445,25 @@ func appendBase64(b []byte, s []byte) []byte {
 }
 
 // appendJSONBytes writes s as a JSON string, or as {"base64":"..."} when it
-// is not valid UTF-8. One pass for ASCII; the first byte above 0x7f checks
-// the rest of s for UTF-8 validity once.
+// is not valid UTF-8 (checked only when s has a byte above 0x7f).
 func appendJSONBytes(b []byte, s []byte) []byte {
-	mark := len(b)
-	b = append(b, '"')
-	start := 0
-	checked := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for _, c := range s {
 		if c >= 0x80 {
-			if !checked {
-				if !utf8.Valid(s[i:]) {
-					return appendBase64(b[:mark], s)
-				}
-				checked = true
+			if !utf8.Valid(s) {
+				return appendBase64(b, s)
 			}
-			continue
+			break
 		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		b = appendEscape(b, c)
-		start = i + 1
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return appendQuoted(b, s)
 }
 
 // appendJSONString is appendJSONBytes for a string known to be valid UTF-8
 // (module names).
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString(b []byte, s string) []byte { return appendQuoted(b, s) }
+
+// appendQuoted writes valid UTF-8 s as a quoted, escaped JSON string.
+func appendQuoted[T string | []byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
