@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/redtap/redtap/internal/benchdata"
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/benchdata"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/rdb"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redtap/redtap/internal/fakemaster"
+	"github.com/redtap/redtap/internal/testkit/fakemaster"
 	"github.com/redtap/redtap/replica"
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/redtap/redtap/internal/fakemaster"
+	"github.com/redtap/redtap/internal/testkit/fakemaster"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )

@@ -18,14 +18,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/redtap/redtap/internal/fakemaster"
-	"github.com/redtap/redtap/internal/oracle"
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/fakemaster"
+	"github.com/redtap/redtap/internal/testkit/oracle"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
 
-// Acceptance 3: the in-process misbehaving master (internal/fakemaster)
+// Acceptance 3: the in-process misbehaving master (internal/testkit/fakemaster)
 // serves a snapshot written by a real redis-server and breaks the sync in
 // every way it can. Every case runs under a context deadline that is only
 // a safety net: a hang fails the test instead of blocking it. The replica

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/redtap/redtap/internal/fakemaster"
+	"github.com/redtap/redtap/internal/testkit/fakemaster"
 	"github.com/redtap/redtap/rdb"
 )
 

@@ -13,14 +13,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/redtap/redtap/internal/oracle"
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/oracle"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
 
 // The integration tests in this package start real redis-server processes
-// (internal/redistest) and check the replica against them: the oracle tests
+// (internal/testkit/redistest) and check the replica against them: the oracle tests
 // rebuild the master's dataset from the tap's events on an empty server and
 // compare; the resume tests number every write and check that each one is
 // delivered exactly once, in order, across cuts, restarts and failovers.

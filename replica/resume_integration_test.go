@@ -13,9 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/redtap/redtap/internal/faultproxy"
-	"github.com/redtap/redtap/internal/oracle"
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/faultproxy"
+	"github.com/redtap/redtap/internal/testkit/oracle"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/replica"
 )
 

@@ -47,7 +47,7 @@ if [ ! -s "$BENCH_RDB" ]; then
 	srv_pid=$!
 	trap 'kill $srv_pid 2>/dev/null || true; rm -rf "$srv"' EXIT
 	for _ in $(seq 100); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
-	go run ./internal/benchdata/cmd/benchdata --addr "unix:$sock" --out "$BENCH_RDB" --scale "$BENCH_SCALE"
+	go run ./internal/testkit/benchdata/cmd/benchdata --addr "unix:$sock" --out "$BENCH_RDB" --scale "$BENCH_SCALE"
 	redis-cli -s "$sock" shutdown nosave >/dev/null 2>&1 || true
 	wait $srv_pid 2>/dev/null || true
 	trap - EXIT
@@ -60,7 +60,7 @@ echo "== dataset: $BENCH_RDB, $size bytes ($(awk -v s="$size" 'BEGIN{printf "%.1
 # 2. The binaries.
 echo "== building binaries in $BIN"
 go build -o "$BIN/redtap" ./examples/redtap
-go build -o "$BIN/hdt3213-parse" ./internal/benchdata/cmd/hdt3213-parse
+go build -o "$BIN/hdt3213-parse" ./internal/testkit/benchdata/cmd/hdt3213-parse
 # hdt3213's own CLI, built outside our module (its JSON helper needs
 # dependencies our go.mod does not carry)
 # (a scratch module: `go install ...@v1.3.2` would ask the proxy for the

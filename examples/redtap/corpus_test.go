@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/stretchr/testify/require"
 )
 

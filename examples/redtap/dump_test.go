@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/stretchr/testify/require"
 )
 

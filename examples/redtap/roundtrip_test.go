@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/stretchr/testify/require"
 )
 

@@ -20,9 +20,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/redtap/redtap/internal/fakemaster"
-	"github.com/redtap/redtap/internal/oracle"
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/fakemaster"
+	"github.com/redtap/redtap/internal/testkit/oracle"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/replica"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/redtap/redtap/internal/redistest"
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/rdb"
 	"github.com/stretchr/testify/require"
 )

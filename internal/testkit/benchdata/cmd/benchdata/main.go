@@ -21,7 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/redtap/redtap/internal/benchdata"
+	"github.com/redtap/redtap/internal/testkit/benchdata"
 )
 
 func main() {
