@@ -210,7 +210,7 @@ func consume(r io.Reader, opts ...rdb.Option) (int64, error) {
 			n += int64(len(x.Name) + len(x.Value))
 		}
 		for _, x := range e.Members {
-			n += int64(len(x.Member))
+			n += int64(len(x.Name))
 		}
 		if e.Stream != nil {
 			for _, x := range e.Stream.Entries {

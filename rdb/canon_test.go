@@ -105,7 +105,7 @@ func canonOf(k *key) canon {
 	case TypeZSet:
 		c.ZSet = []canonMember{}
 		for _, m := range k.Members {
-			c.ZSet = append(c.ZSet, canonMember{string(m.Member), m.Score})
+			c.ZSet = append(c.ZSet, canonMember{string(m.Name), m.Score})
 		}
 		sortZSet(c.ZSet)
 	case TypeHash:

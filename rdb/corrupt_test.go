@@ -31,8 +31,8 @@ func decodeQuick(b []byte, opts ...Option) (int64, error) {
 		if err != nil {
 			return size, err
 		}
-		if d.Offset() > int64(len(b)) {
-			return size, fmt.Errorf("offset %d past the %d-byte input", d.Offset(), len(b))
+		if d.BytesRead() > int64(len(b)) {
+			return size, fmt.Errorf("offset %d past the %d-byte input", d.BytesRead(), len(b))
 		}
 		if e, ok := rec.(*End); ok {
 			size = e.Size

@@ -110,7 +110,7 @@ func (d *Decoder) next() (Record, error) {
 				return nil, d.fail("db number", off, corrupt("db %d", v))
 			}
 			d.db = int(v)
-			d.sel = SelectDB{Offset: off, DB: d.db}
+			d.sel = SelectDB{off: off, DB: d.db}
 			return &d.sel, nil
 		case opResizeDB:
 			k, err := d.readLen("resizedb keys")
@@ -121,7 +121,7 @@ func (d *Decoder) next() (Record, error) {
 			if err != nil {
 				return nil, err
 			}
-			d.rsz = ResizeDB{Offset: off, Keys: k, Expires: x}
+			d.rsz = ResizeDB{off: off, Keys: k, Expires: x}
 			return &d.rsz, nil
 		case opSlotInfo:
 			var v [3]uint64
@@ -130,7 +130,7 @@ func (d *Decoder) next() (Record, error) {
 					return nil, err
 				}
 			}
-			d.slot = SlotInfo{Offset: off, Slot: v[0], Keys: v[1], Expires: v[2]}
+			d.slot = SlotInfo{off: off, Slot: v[0], Keys: v[1], Expires: v[2]}
 			return &d.slot, nil
 		case opAux:
 			k, err := d.readString("aux key")
@@ -141,7 +141,7 @@ func (d *Decoder) next() (Record, error) {
 			if err != nil {
 				return nil, err
 			}
-			d.aux = Aux{Offset: off, Key: k, Value: v}
+			d.aux = Aux{off: off, Key: k, Value: v}
 			return &d.aux, nil
 		case opFunction2, opFunctionPreGA:
 			if err := d.readFunction(off, t == opFunctionPreGA); err != nil {
@@ -215,7 +215,7 @@ func (d *Decoder) readHeader() (Record, error) {
 
 func (d *Decoder) readEnd(off int64) (Record, error) {
 	d.done = true
-	d.end = End{Offset: off}
+	d.end = End{off: off}
 	if d.version >= 5 {
 		want := d.r.crc
 		got, err := d.r.uint64LE()
@@ -489,7 +489,7 @@ func (d *Decoder) readSlotImport(off int64) error {
 	if err != nil {
 		return err
 	}
-	d.simp = SlotImport{Offset: off, Job: job, Ranges: d.simp.Ranges[:0]}
+	d.simp = SlotImport{off: off, Job: job, Ranges: d.simp.Ranges[:0]}
 	for i := uint64(0); i < n; i++ {
 		from, err := d.readLen("slot range")
 		if err != nil {
@@ -565,7 +565,7 @@ func (d *Decoder) readFunction(off int64, preGA bool) error {
 		if err != nil {
 			return err
 		}
-		d.fn = Function{Offset: off, Code: code}
+		d.fn = Function{off: off, Code: code}
 		return nil
 	}
 	name, err := d.readString("function library name")
@@ -591,6 +591,6 @@ func (d *Decoder) readFunction(off int64, preGA bool) error {
 	}
 	code := d.arena.alloc(0)
 	code = fmt.Appendf(code, "#!%s name=%s\n%s", engine, name, blob)
-	d.fn = Function{Offset: off, Code: code, PreGA: true}
+	d.fn = Function{off: off, Code: code, PreGA: true}
 	return nil
 }

@@ -210,10 +210,10 @@ func TestRecordOffsets(t *testing.T) {
 	for rec, err := range d.All(context.Background()) {
 		require.NoError(t, err)
 		if e, ok := rec.(*Entry); ok && e.Chunk > 0 {
-			require.Equal(t, int64(want[6]), e.Pos(), "every chunk carries the key's offset")
+			require.Equal(t, int64(want[6]), e.Offset(), "every chunk carries the key's offset")
 			continue
 		}
-		got = append(got, int(rec.Pos()))
+		got = append(got, int(rec.Offset()))
 	}
 	require.Equal(t, want, got)
 

@@ -117,8 +117,8 @@ func (d *Decoder) All(ctx context.Context) iter.Seq2[Record, error] {
 	}
 }
 
-// Offset returns the number of snapshot bytes consumed so far.
-func (d *Decoder) Offset() int64 { return d.r.off }
+// BytesRead returns the number of snapshot bytes consumed so far.
+func (d *Decoder) BytesRead() int64 { return d.r.off }
 
 // Version returns the RDB version and magic ("REDIS" or "VALKEY") once the
 // header has been read, and 0 and "" before.

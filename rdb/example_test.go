@@ -142,7 +142,7 @@ func ExampleDecoder_Next() {
 		}
 	}
 	rest, _ := io.ReadAll(br)
-	fmt.Println(keys, "keys,", d.Offset(), "bytes of snapshot")
+	fmt.Println(keys, "keys,", d.BytesRead(), "bytes of snapshot")
 	fmt.Printf("then %q\n", rest)
 	// Output:
 	// 4 keys, 157 bytes of snapshot

@@ -64,8 +64,8 @@ func checkFuzzInput(t *testing.T, data []byte) {
 		_, err := d.Next(ctx)
 		// After a record the decoder has read exactly what it consumed;
 		// a failed read may have taken a few bytes it does not count.
-		if err == nil && d.Offset() != cr.n || d.Offset() > cr.n || cr.n > int64(len(data)) {
-			t.Fatalf("offset %d, %d bytes read, input %d (err %v)", d.Offset(), cr.n, len(data), err)
+		if err == nil && d.BytesRead() != cr.n || d.BytesRead() > cr.n || cr.n > int64(len(data)) {
+			t.Fatalf("offset %d, %d bytes read, input %d (err %v)", d.BytesRead(), cr.n, len(data), err)
 		}
 		if err == io.EOF {
 			break

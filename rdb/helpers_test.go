@@ -126,13 +126,13 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 		// Positions increase, except that a key's record starts at its
 		// first opcode, which may precede an AUX field (KeyDB writes one
 		// between EXPIRETIME_MS and the key).
-		if rec.Pos() < 0 || rec.Pos() > d.Offset() {
-			return s, fmt.Errorf("record %T at %d: decoder offset %d", rec, rec.Pos(), d.Offset())
+		if rec.Offset() < 0 || rec.Offset() > d.BytesRead() {
+			return s, fmt.Errorf("record %T at %d: decoder offset %d", rec, rec.Offset(), d.BytesRead())
 		}
-		if _, isEntry := rec.(*Entry); !isEntry && rec.Pos() < lastPos {
-			return s, fmt.Errorf("record %T at %d: previous at %d", rec, rec.Pos(), lastPos)
+		if _, isEntry := rec.(*Entry); !isEntry && rec.Offset() < lastPos {
+			return s, fmt.Errorf("record %T at %d: previous at %d", rec, rec.Offset(), lastPos)
 		}
-		lastPos = max(lastPos, rec.Pos())
+		lastPos = max(lastPos, rec.Offset())
 		e, isEntry := rec.(*Entry)
 		if cur != nil && !isEntry {
 			return s, fmt.Errorf("%T while key %q is unfinished", rec, cur.Key)
@@ -153,8 +153,8 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 		case *End:
 			c := *r
 			s.End = &c
-			if c.Size != d.Offset() {
-				return s, fmt.Errorf("End.Size %d, decoder offset %d", c.Size, d.Offset())
+			if c.Size != d.BytesRead() {
+				return s, fmt.Errorf("End.Size %d, decoder offset %d", c.Size, d.BytesRead())
 			}
 		case *Entry:
 			if cur == nil {
@@ -163,14 +163,14 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 				}
 				cur = &key{
 					DB: e.DB, Key: string(e.Key), Type: e.Type, Encoding: e.Encoding,
-					Expire: e.Expire, Idle: e.Idle, Freq: e.Freq, Offset: e.Offset,
+					Expire: e.Expire, Idle: e.Idle, Freq: e.Freq, Offset: e.off,
 				}
 				s.Keys = append(s.Keys, cur)
 			} else {
 				if e.Chunk != cur.Chunks {
 					return s, fmt.Errorf("key %q: chunk %d after %d", e.Key, e.Chunk, cur.Chunks-1)
 				}
-				if string(e.Key) != cur.Key || e.DB != cur.DB || e.Type != cur.Type || e.Offset != cur.Offset ||
+				if string(e.Key) != cur.Key || e.DB != cur.DB || e.Type != cur.Type || e.off != cur.Offset ||
 					e.Encoding != cur.Encoding || e.Expire != cur.Expire {
 					return s, fmt.Errorf("key %q: chunk %d changed identity to %q", cur.Key, e.Chunk, e.Key)
 				}
@@ -193,7 +193,7 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 				cur.Fields = append(cur.Fields, Field{Name: cloneBytes(f.Name), Value: cloneBytes(f.Value), Expire: f.Expire})
 			}
 			for _, m := range e.Members {
-				cur.Members = append(cur.Members, Member{Member: cloneBytes(m.Member), Score: m.Score})
+				cur.Members = append(cur.Members, Member{Name: cloneBytes(m.Name), Score: m.Score})
 			}
 			if e.Str != nil {
 				cur.Str = cloneBytes(e.Str)

@@ -104,45 +104,45 @@ func (e Encoding) String() string {
 // [*Entry] or [*End]. The set is closed. Records and every slice inside them
 // are reused by the decoder: they are valid until the next call to Next.
 type Record interface {
-	// Pos is the byte offset where the record starts.
-	Pos() int64
+	// Offset is the byte offset where the record starts.
+	Offset() int64
 	record()
 }
 
 // Header is the first record: the file's magic and version.
 type Header struct {
-	Offset  int64
+	off     int64
 	Magic   string // "REDIS" or "VALKEY"
 	Version int
 }
 
 // Aux is an auxiliary field (redis-ver, ctime, repl-id, lua scripts ...).
 type Aux struct {
-	Offset     int64
+	off        int64
 	Key, Value []byte
 }
 
 // SelectDB switches the database of the entries that follow.
 type SelectDB struct {
-	Offset int64
-	DB     int
+	off int64
+	DB  int
 }
 
 // ResizeDB is the size hint for the current database.
 type ResizeDB struct {
-	Offset        int64
+	off           int64
 	Keys, Expires uint64
 }
 
 // SlotInfo is the per-slot size hint of cluster-mode snapshots (opcode 244).
 type SlotInfo struct {
-	Offset              int64
+	off                 int64
 	Slot, Keys, Expires uint64
 }
 
 // SlotImport is Valkey's slot-import state (opcode 243 in a VALKEY file).
 type SlotImport struct {
-	Offset int64
+	off    int64
 	Job    []byte
 	Ranges [][2]uint64 // inclusive slot ranges
 }
@@ -150,14 +150,14 @@ type SlotImport struct {
 // Function is a function library (opcode 245, or 246 for 7.0 release
 // candidates, PreGA set).
 type Function struct {
-	Offset int64
-	Code   []byte
-	PreGA  bool
+	off   int64
+	Code  []byte
+	PreGA bool
 }
 
 // ModuleAux is a module's auxiliary data (opcode 247), handed out opaque.
 type ModuleAux struct {
-	Offset int64
+	off    int64
 	Module Module
 }
 
@@ -175,7 +175,7 @@ type Module struct {
 
 // End is the last record: the EOF opcode and the checksum.
 type End struct {
-	Offset   int64
+	off      int64
 	Checksum uint64 // as stored; 0 when absent or not computed
 	Verified bool   // a non-zero checksum was present and matched
 	Size     int64  // the snapshot's total length in bytes
@@ -185,7 +185,7 @@ type End struct {
 // (see [WithChunkSize]). Exactly one of the value fields is set, according
 // to Type.
 type Entry struct {
-	Offset   int64 // where the key's record starts (its first opcode)
+	off      int64 // where the key's record starts (its first opcode)
 	DB       int
 	Key      []byte
 	Type     Type
@@ -220,12 +220,24 @@ type Field struct {
 
 // Member is one sorted-set member.
 type Member struct {
-	Member []byte
-	Score  float64
+	Name  []byte
+	Score float64
 }
 
 // StreamID is a stream entry id.
 type StreamID struct{ Ms, Seq uint64 }
+
+// Compare returns -1, 0 or +1 as id sorts before, equal to or after other,
+// in Redis's order (milliseconds, then sequence).
+func (id StreamID) Compare(other StreamID) int {
+	switch {
+	case id.Ms < other.Ms || id.Ms == other.Ms && id.Seq < other.Seq:
+		return -1
+	case id == other:
+		return 0
+	}
+	return 1
+}
 
 // String formats the id as Redis does ("1526919030474-55").
 func (id StreamID) String() string {
@@ -278,16 +290,18 @@ type StreamConsumer struct {
 	PEL        []StreamID
 }
 
-func (r *Header) Pos() int64     { return r.Offset }
-func (r *Aux) Pos() int64        { return r.Offset }
-func (r *SelectDB) Pos() int64   { return r.Offset }
-func (r *ResizeDB) Pos() int64   { return r.Offset }
-func (r *SlotInfo) Pos() int64   { return r.Offset }
-func (r *SlotImport) Pos() int64 { return r.Offset }
-func (r *Function) Pos() int64   { return r.Offset }
-func (r *ModuleAux) Pos() int64  { return r.Offset }
-func (r *Entry) Pos() int64      { return r.Offset }
-func (r *End) Pos() int64        { return r.Offset }
+// Offset returns the byte offset where the record starts (for an [*Entry],
+// every chunk of a key carries the offset of the key's first opcode).
+func (r *Header) Offset() int64     { return r.off }
+func (r *Aux) Offset() int64        { return r.off }
+func (r *SelectDB) Offset() int64   { return r.off }
+func (r *ResizeDB) Offset() int64   { return r.off }
+func (r *SlotInfo) Offset() int64   { return r.off }
+func (r *SlotImport) Offset() int64 { return r.off }
+func (r *Function) Offset() int64   { return r.off }
+func (r *ModuleAux) Offset() int64  { return r.off }
+func (r *Entry) Offset() int64      { return r.off }
+func (r *End) Offset() int64        { return r.off }
 
 func (*Header) record()     {}
 func (*Aux) record()        {}

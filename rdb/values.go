@@ -50,7 +50,7 @@ func (d *Decoder) readKey(off int64, enc Encoding) (Record, error) {
 	d.keyb = append(d.keyb[:0], k...)
 	e := &d.ent
 	*e = Entry{
-		Offset: d.keyStart, DB: d.db, Key: d.keyb, Type: typ, Encoding: enc,
+		off: d.keyStart, DB: d.db, Key: d.keyb, Type: typ, Encoding: enc,
 		Expire: d.expire, Idle: d.idle, Freq: d.freq, Chunk: -1, Len: -1,
 		Elems: e.Elems[:0], Fields: e.Fields[:0], Members: e.Members[:0],
 	}
@@ -202,7 +202,7 @@ func (it *countIter) fill(d *Decoder, e *Entry) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			e.Members = append(e.Members, Member{Member: m, Score: sc})
+			e.Members = append(e.Members, Member{Name: m, Score: sc})
 		default: // hashes
 			var exp int64
 			if it.enc == EncHashMetadata || it.enc == EncHashMetadataPreGA {
@@ -296,7 +296,7 @@ func (it *blobIter) fill(d *Decoder, e *Entry) (bool, error) {
 					return false, d.fail("zset score", it.off, err)
 				}
 			}
-			e.Members = append(e.Members, Member{Member: first, Score: sc})
+			e.Members = append(e.Members, Member{Name: first, Score: sc})
 		default:
 			s, v, isStr, _, err := it.take(d, "hash field", true)
 			if err != nil {
@@ -564,7 +564,7 @@ func (d *Decoder) readModuleAux(off int64) error {
 	if err != nil {
 		return err
 	}
-	d.maux = ModuleAux{Offset: off, Module: Module{ID: id, Name: moduleName(id), Version: id & 1023, When: when, Raw: d.r.capture}}
+	d.maux = ModuleAux{off: off, Module: Module{ID: id, Name: moduleName(id), Version: id & 1023, When: when, Raw: d.r.capture}}
 	return nil
 }
 

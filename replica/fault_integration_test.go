@@ -72,7 +72,7 @@ func digestRecord(h hash.Hash, rec rdb.Record) {
 			fmt.Fprintf(h, "%q=%q,", f.Name, f.Value)
 		}
 		for _, m := range r.Members {
-			fmt.Fprintf(h, "%q=%v,", m.Member, m.Score)
+			fmt.Fprintf(h, "%q=%v,", m.Name, m.Score)
 		}
 		if r.Stream != nil {
 			for _, e := range r.Stream.Entries {

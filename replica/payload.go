@@ -87,7 +87,7 @@ func (r *Replica) snapshotRecord(ctx context.Context, s *session) (Event, error)
 			}
 			return nil, err
 		}
-		r.st.snapshotBytes.Store(s.dec.Offset())
+		r.st.snapshotBytes.Store(s.dec.BytesRead())
 		switch v := rec.(type) {
 		case *rdb.Entry:
 			if v.Chunk == 0 {
@@ -149,7 +149,7 @@ func (r *Replica) skipPayload(s *session) error {
 func (r *Replica) snapshotDone(s *session) Event {
 	ev := &SnapshotDone{Offset: s.full, Keys: s.keys, Bytes: s.size}
 	if s.eof {
-		ev.Bytes = s.dec.Offset()
+		ev.Bytes = s.dec.BytesRead()
 	}
 	if s.dec != nil {
 		s.dec.Close()

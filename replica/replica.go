@@ -376,7 +376,7 @@ func (r *Replica) next(ctx context.Context) (Event, error) {
 		case phaseSnapshot:
 			ev, err := r.snapshotRecord(ctx, s)
 			if err != nil {
-				if err := r.sessionErr(ctx, s, "payload", s.dec.Offset(), err); err != nil {
+				if err := r.sessionErr(ctx, s, "payload", s.dec.BytesRead(), err); err != nil {
 					return nil, err
 				}
 				continue

@@ -172,7 +172,7 @@ func dumpRecords(ctx context.Context, r *bufio.Reader, w recordWriter, opts []rd
 	defer dec.Close()
 	for {
 		rec, err := dec.Next(ctx)
-		st.bytes = dec.Offset()
+		st.bytes = dec.BytesRead()
 		if err == io.EOF {
 			return st, nil
 		}

@@ -198,7 +198,7 @@ func (w *jsonlWriter) elems(b []byte, e *rdb.Entry) []byte {
 			}
 			k.n++
 			b = append(b, '[')
-			b = appendJSONBytes(b, m.Member)
+			b = appendJSONBytes(b, m.Name)
 			b = append(b, ',')
 			b = appendScore(b, m.Score)
 			b = append(b, ']')

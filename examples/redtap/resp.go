@@ -162,7 +162,7 @@ func (w *respWriter) entry(e *rdb.Entry) error {
 			b = w.cmd(b, 2+2*len(e.Members), "ZADD")
 			for i := range e.Members {
 				b = w.bulkScore(b, e.Members[i].Score)
-				b = redcon.AppendBulk(b, e.Members[i].Member)
+				b = redcon.AppendBulk(b, e.Members[i].Name)
 			}
 		}
 	case rdb.TypeHash:

@@ -174,20 +174,6 @@ func summarizeStream(k *keyState, m *rdb.StreamMeta) streamSummary {
 	return s
 }
 
-func cmpID(a, b rdb.StreamID) int {
-	switch {
-	case a.Ms < b.Ms:
-		return -1
-	case a.Ms > b.Ms:
-		return 1
-	case a.Seq < b.Seq:
-		return -1
-	case a.Seq > b.Seq:
-		return 1
-	}
-	return 0
-}
-
 // entriesRead returns a group's entries-read counter, or -1 when unknown.
 // Type 19 and later store it; for older streams Redis estimates it on load
 // from the group's last-delivered id (t_stream.c
@@ -200,18 +186,18 @@ func (s *streamSummary) entriesRead(g *rdb.StreamGroup) int64 {
 	if s.entriesAdded == 0 {
 		return 0
 	}
-	if s.length == 0 && cmpID(g.LastID, s.lastID) < 1 {
+	if s.length == 0 && g.LastID.Compare(s.lastID) < 1 {
 		return int64(s.entriesAdded)
 	}
-	switch c := cmpID(g.LastID, s.lastID); {
+	switch c := g.LastID.Compare(s.lastID); {
 	case c == 0:
 		return int64(s.entriesAdded)
 	case c > 0:
 		return unknown
 	}
 	zero := rdb.StreamID{}
-	if s.maxDeletedID == zero || cmpID(s.maxDeletedID, s.firstID) < 0 {
-		switch cmpID(g.LastID, s.firstID) {
+	if s.maxDeletedID == zero || s.maxDeletedID.Compare(s.firstID) < 0 {
+		switch g.LastID.Compare(s.firstID) {
 		case -1:
 			return int64(s.entriesAdded - s.length)
 		case 0:

@@ -219,7 +219,7 @@ func (a *Applier) entry(e *rdb.Entry) error {
 		if len(e.Members) > 0 {
 			args := [][]byte{b("ZADD"), key}
 			for _, m := range e.Members {
-				args = append(args, fmtScore(m.Score), m.Member)
+				args = append(args, fmtScore(m.Score), m.Name)
 			}
 			a.sendArgs(args...)
 		}
