@@ -91,7 +91,7 @@ type SnapshotDone struct {
 	// Pos is the position right after the snapshot, {ReplID of the Sync,
 	// Offset, database 0}: once the snapshot is applied, the stream can be
 	// resumed from there. It is zero with SnapshotOnly (nothing follows)
-	// and after a SYNC fallback it has no ReplID (it cannot be resumed).
+	// and after a SYNC fallback (no replication id to resume with).
 	Pos Position
 }
 
