@@ -51,12 +51,11 @@ func BenchmarkNext(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r := newReplica(cfg)
-			defer r.cancel()
+			r := newReplica(cfg, Position{})
+			defer r.life.cancel()
 			data := setStream(100000)
 			conn := &loopConn{data: data}
-			r.cr.reset(conn)
-			r.br.Reset(&r.cr)
+			r.in.reset(conn)
 			r.sess = &session{conn: conn, phase: phaseStream, began: true, replid: "0123456789012345678901234567890123456789"}
 			ctx, cancel := tc.ctx()
 			defer cancel()

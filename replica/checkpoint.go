@@ -6,14 +6,94 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
-// Checkpointer stores the last position that is safe to resume from. The
-// replica calls Save from Next and from Close, possibly concurrently with
-// each other; implementations must be safe for concurrent use.
+// committer owns checkpointing: it holds the position committed by the
+// caller (or by Next) and saves it from one goroutine, at most every
+// interval when it has changed, and once more on close.
+type committer struct {
+	ck       Checkpointer
+	interval time.Duration
+	log      *slog.Logger
+
+	mu        sync.Mutex
+	committed Position
+
+	saved Position // the last position saved: only run, then close, use it
+}
+
+// newCommitter returns a committer whose committed and saved position is
+// start (the loaded checkpoint, or Config.Start).
+func newCommitter(ck Checkpointer, interval time.Duration, log *slog.Logger, start Position) *committer {
+	return &committer{ck: ck, interval: interval, log: log, committed: start, saved: start}
+}
+
+// commit makes p the committed position, unless p is zero or older than the
+// committed position in the same history (same replication id, lower
+// offset). Positions without a replication id (SYNC fallback) count their
+// offsets from 0 in every session: they never count as older.
+func (c *committer) commit(p Position) {
+	if p.IsZero() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.ReplID != "" && p.ReplID == c.committed.ReplID && p.Offset < c.committed.Offset {
+		return
+	}
+	c.committed = p
+}
+
+// save stores the committed position if it differs from the last saved.
+func (c *committer) save(ctx context.Context) error {
+	c.mu.Lock()
+	p := c.committed
+	c.mu.Unlock()
+	if p == c.saved {
+		return nil
+	}
+	if err := c.ck.Save(ctx, p); err != nil {
+		return err
+	}
+	c.saved = p
+	return nil
+}
+
+// run saves every interval until ctx ends. A failed save is logged and
+// retried at the next tick.
+func (c *committer) run(ctx context.Context) {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := c.save(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("replica: checkpoint failed; retrying", "err", err)
+		}
+	}
+}
+
+// close saves the committed position a last time, once run has returned.
+func (c *committer) close(ctx context.Context) error {
+	if err := c.save(ctx); err != nil {
+		c.log.Error("replica: final checkpoint failed", "err", err)
+		return err
+	}
+	return nil
+}
+
+// Checkpointer stores the last position that is safe to resume from. A
+// Replica calls Load from Dial, and Save from one background goroutine and
+// then once from Close, never concurrently and with positions that do not
+// go back within one replication id.
 type Checkpointer interface {
 	// Load returns the stored position: the zero Position and a nil error
 	// when nothing is stored yet.

@@ -73,12 +73,21 @@ type Config struct {
 	// is asked; when that is zero too the replica starts fresh (PSYNC ? -1).
 	// Ignored with SnapshotOnly.
 	Start Position
-	// Checkpointer, when set, loads the start position and saves
-	// Position() at transaction boundaries, at most once per
-	// CheckpointInterval (default 1s), when Next is called again (the
-	// caller is then done with the events returned before), and on Close.
+	// Checkpointer, when set, loads the start position at Dial (when Start
+	// is zero) and saves the committed position (see [Replica.Commit])
+	// from a background goroutine, at most once per CheckpointInterval
+	// (default 1s) when it has changed, and a last time on Close. A failed
+	// save is logged and retried at the next tick; Close returns the final
+	// save's error.
 	Checkpointer       Checkpointer
 	CheckpointInterval time.Duration
+	// ManualCommit selects who commits positions for the Checkpointer.
+	// When false (the default), every call of Next, and Close, commits the
+	// events Next returned before it: the caller is done with them. When
+	// true, only the positions given to [Replica.Commit] are saved: for a
+	// caller that buffers or forwards events and may claim a position only
+	// once its output is durable.
+	ManualCommit bool
 	// RDBOptions are passed to rdb.NewDecoder for the snapshot (filters,
 	// chunk size, string caps).
 	RDBOptions []rdb.Option

@@ -13,7 +13,7 @@
 //		case *replica.Sync:           // Mode full: discard your state, a snapshot follows
 //		case *replica.SnapshotRecord: // e.Record: *rdb.Entry, *rdb.Aux ...
 //		case *replica.SnapshotDone:   // the command stream follows
-//		case *replica.Command:        // e.DB, e.Args, e.Offset
+//		case *replica.Command:        // e.DB, e.Args, e.Offset, e.Pos
 //		case *replica.Transaction:    // MULTI ... EXEC as one event
 //		case *replica.Disconnected:   // the next Next reconnects and resumes
 //		}
@@ -48,7 +48,8 @@
 // The replication offset counts every byte of the stream after the
 // snapshot: commands, SELECT, MULTI/EXEC, PING and REPLCONF GETACK alike (it
 // is the master's master_repl_offset). [Command.Offset] and
-// [Transaction.Offset] are the offsets right after the command. PING and
+// [Transaction.Offset] are the offsets right after the command, and
+// [Transaction.Start] the offset right before its MULTI. PING and
 // REPLCONF are consumed and never delivered; SELECT is tracked into
 // [Command.DB]; MULTI ... EXEC arrives as one [*Transaction]. A master that
 // refuses PSYNC gets SYNC: a full sync without replication id, whose
@@ -56,16 +57,24 @@
 //
 // # Positions, checkpoints and resuming
 //
-// [Replica.Position] is the last transaction boundary Next has returned
-// (after a command outside MULTI, or after EXEC), with the database
-// selected there. Save it (Config.Checkpointer does, with
-// [FileCheckpointer]) after applying what Next returned, and pass it as
-// Config.Start to resume: the master answers +CONTINUE while its backlog
-// (repl-backlog-size) still holds the bytes after it, and the stream goes on
-// exactly after the last event applied. Otherwise it answers +FULLRESYNC:
-// the [*Sync] says SyncFull with a Reason, a new snapshot follows, and the
-// caller must reset its state, since the snapshot replaces everything. The
-// same happens by itself on reconnects: Next resumes from Position().
+// A [Position] is a transaction boundary of the stream, with the database
+// selected there. Every event that ends at one carries it as Pos: a
+// [*Sync] that continues, a [*SnapshotDone], a [*Command] outside MULTI and
+// a [*Transaction]. Pass it as Config.Start to resume: the master answers
+// +CONTINUE while its backlog (repl-backlog-size) still holds the bytes
+// after it, and the stream goes on exactly after that event. Otherwise it
+// answers +FULLRESYNC: the [*Sync] says SyncFull with a Reason, a new
+// snapshot follows, and the caller must reset its state, since the snapshot
+// replaces everything. The same happens by itself on reconnects: Next
+// resumes from [Replica.Position], the last boundary it returned.
+//
+// Config.Checkpointer (for instance a [FileCheckpointer]) makes this
+// durable: Dial loads the start position from it, and a background
+// goroutine saves the committed position every Config.CheckpointInterval,
+// and Close once more. By default each call of Next commits the events
+// returned before it; with Config.ManualCommit the caller commits with
+// [Replica.Commit] the Pos of the last event it has durably processed
+// (written and flushed, forwarded and acknowledged), from any goroutine.
 //
 // After a failover, point the replica at the promoted replica with
 // [Replica.Redirect] (or Config.Addr): a PSYNC2 master (Redis 4.0 and

@@ -10,6 +10,12 @@ import (
 // [*SnapshotDone], [*Command], [*Transaction] or [*Disconnected]. The set is
 // closed.
 //
+// The events that end at a transaction boundary carry Pos, the position to
+// resume from right after them: what a consumer passes to [Replica.Commit]
+// (or saves itself) once it has processed the event. These are a [*Sync]
+// with Mode SyncContinue, a [*SnapshotDone], a [*Command] delivered on its
+// own and a [*Transaction]; the others have no Pos, or a zero one.
+//
 // An event value itself is never reused, but every slice it holds (command
 // arguments, the snapshot record and its slices) aliases buffers that Next
 // reuses: they are valid until the next call of Next. Copy what you keep.
@@ -58,6 +64,11 @@ type Sync struct {
 	Offset int64
 	Reason string
 	Addr   string
+	// Pos is, with Mode SyncContinue, the resume position in the master's
+	// current replication id: {ReplID, Offset, the database selected
+	// there}. It is zero with Mode SyncFull: nothing can be resumed until
+	// the snapshot is done.
+	Pos Position
 }
 
 // SnapshotRecord carries one record of the snapshot as decoded by the rdb
@@ -77,6 +88,11 @@ type SnapshotDone struct {
 	Offset int64
 	Keys   int64
 	Bytes  int64
+	// Pos is the position right after the snapshot, {ReplID of the Sync,
+	// Offset, database 0}: once the snapshot is applied, the stream can be
+	// resumed from there. It is zero with SnapshotOnly (nothing follows)
+	// and after a SYNC fallback (no replication id to resume with).
+	Pos Position
 }
 
 // Command is one write from the command stream. SELECT, PING and REPLCONF
@@ -85,6 +101,11 @@ type Command struct {
 	DB     int      // database selected when the command ran
 	Args   [][]byte // command name and arguments as sent (name case as sent); valid until the next Next
 	Offset int64    // replication offset right after this command
+	// Pos is the position right after this command, {replication id,
+	// Offset, DB}, for a command delivered as an event of its own. A
+	// command inside [Transaction.Commands] is no transaction boundary: its
+	// Pos is zero.
+	Pos Position
 }
 
 // Transaction is a MULTI ... EXEC block of the stream, delivered as one event
@@ -94,10 +115,17 @@ type Command struct {
 // A transaction is buffered whole before delivery. To stay bounded, a block
 // of more than 1<<20 commands or more than 2*Config.MaxBulkLen bytes fails
 // Next with an error matching [ErrTooLarge].
+//
+// Start and Offset delimit the block in the replication stream: Offset -
+// Start is its size on the wire, MULTI and EXEC and any SELECT inside
+// included. Start equals the Offset of the event before the transaction
+// when nothing was consumed in between (a PING, a SELECT before MULTI).
 type Transaction struct {
 	DB       int       // database selected at MULTI
-	Commands []Command // each with its own DB and Offset
+	Commands []Command // each with its own DB and Offset, and a zero Pos
+	Start    int64     // replication offset right before MULTI
 	Offset   int64     // replication offset right after EXEC
+	Pos      Position  // the position right after EXEC: {replication id, Offset, database selected there}
 }
 
 // Disconnected reports that the connection to the master broke: the master

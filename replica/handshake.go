@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,15 +8,12 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // connect dials the current address and performs the handshake and PSYNC.
 // The returned session is in phaseSync.
 func (r *Replica) connect(ctx context.Context) (*session, error) {
-	r.mu.Lock()
-	addr := r.addr
-	r.mu.Unlock()
+	addr := r.link.target()
 
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
 	defer cancel()
@@ -44,24 +40,18 @@ func (r *Replica) connect(ctx context.Context) (*session, error) {
 		conn = tconn
 	}
 
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	if !r.link.attach(conn) {
 		conn.Close()
 		return nil, ErrClosed
 	}
-	r.conn, r.streaming, r.redirected = conn, false, ""
-	r.mu.Unlock()
 
-	prevCtx := r.cr.ctx
-	r.cr.ctx = ctx
-	defer func() { r.cr.ctx = prevCtx }()
-	r.cr.reset(conn)
-	r.br.Reset(&r.cr)
-	r.p.reset()
-	r.inTx = false
+	prevCtx := r.in.cr.ctx
+	r.in.cr.ctx = ctx
+	defer func() { r.in.cr.ctx = prevCtx }()
+	r.in.reset(conn)
+	r.tx.abort()
 
-	s := &session{conn: conn, addr: addr, size: -1}
+	s := &session{conn: conn, addr: addr, pl: payload{size: -1}}
 	// A cancelled ctx unblocks writes too.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(longAgo) }) //nolint:errcheck
 	err = r.handshake(s)
@@ -69,13 +59,9 @@ func (r *Replica) connect(ctx context.Context) (*session, error) {
 		err = ctx.Err()
 	}
 	if err != nil {
-		r.mu.Lock()
-		if r.conn == conn {
-			r.conn = nil
-		}
-		r.mu.Unlock()
+		r.link.detach(conn)
 		conn.Close()
-		if r.isClosed() {
+		if r.link.closed.Load() {
 			return nil, ErrClosed
 		}
 		if ctx.Err() != nil {
@@ -255,7 +241,7 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 		// PSYNC unknown or refused: fall back to SYNC, a full sync without
 		// replication id or offset.
 		r.log.Info("replica: PSYNC refused, falling back to SYNC", "addr", s.addr, "reply", line)
-		if err := r.send(s.conn, "SYNC"); err != nil {
+		if err := r.w.command(s.conn, "SYNC"); err != nil {
 			return op(err)
 		}
 		s.viaSync = true
@@ -292,56 +278,8 @@ func isTryLater(line string) bool {
 // command sends a command and reads its one-line reply. With skipEmpty,
 // empty lines (keepalive newlines) before the reply are skipped.
 func (r *Replica) command(s *session, skipEmpty bool, args ...string) (string, error) {
-	if err := r.send(s.conn, args...); err != nil {
+	if err := r.w.command(s.conn, args...); err != nil {
 		return "", err
 	}
-	return r.readLine(skipEmpty)
-}
-
-// send writes one command.
-func (r *Replica) send(conn net.Conn, args ...string) error {
-	r.wmu.Lock()
-	defer r.wmu.Unlock()
-	b := append(r.wbuf[:0], '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, "\r\n"...)
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, "\r\n"...)
-		b = append(b, a...)
-		b = append(b, "\r\n"...)
-	}
-	r.wbuf = b
-	if err := conn.SetWriteDeadline(time.Now().Add(r.cfg.ReadTimeout)); err != nil {
-		return err
-	}
-	_, err := conn.Write(b)
-	return err
-}
-
-const maxReplyLine = 4096
-
-// readLine reads a reply line without its line ending.
-func (r *Replica) readLine(skipEmpty bool) (string, error) {
-	for {
-		line, err := r.br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull || len(line) > maxReplyLine {
-			return "", protoErr("reply line longer than %d bytes", maxReplyLine)
-		}
-		if err != nil {
-			return "", err
-		}
-		line = line[:len(line)-1]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if len(line) == 0 {
-			if skipEmpty {
-				continue
-			}
-			return "", protoErr("empty reply line")
-		}
-		return string(line), nil
-	}
+	return r.in.readLine(skipEmpty)
 }

@@ -109,6 +109,16 @@ func describe(ev Event) string {
 	return fmt.Sprintf("%T%+v", ev, ev)
 }
 
+// respLen returns the length of a command on the wire, as it counts in the
+// replication offset.
+func respLen(args ...string) int64 {
+	n := len(fmt.Sprintf("*%d\r\n", len(args)))
+	for _, a := range args {
+		n += len(fmt.Sprintf("$%d\r\n%s\r\n", len(a), a))
+	}
+	return int64(n)
+}
+
 func strs(args [][]byte) []string {
 	out := make([]string, len(args))
 	for i, a := range args {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +30,7 @@ func TestFullSyncLen(t *testing.T) {
 	require.Equal(t, m.Addr(), s.Addr)
 	require.Empty(t, s.Reason)
 	require.Equal(t, []string{"0:a", "0:b", "5:l"}, keys)
-	require.Equal(t, &SnapshotDone{Offset: 100, Keys: 3, Bytes: int64(len(snap))}, done)
+	require.Equal(t, &SnapshotDone{Offset: 100, Keys: 3, Bytes: int64(len(snap)), Pos: Position{ReplID: m.ReplID(), Offset: 100}}, done)
 	require.Equal(t, Position{ReplID: m.ReplID(), Offset: 100}, r.Position())
 	st := r.Stats()
 	require.Equal(t, int64(len(snap)), st.SnapshotSize)
@@ -45,6 +44,7 @@ func TestFullSyncLen(t *testing.T) {
 	require.Equal(t, []string{"SET", "k", "v"}, strs(c.Args))
 	require.Equal(t, off, c.Offset)
 	require.Equal(t, 0, c.DB)
+	require.Equal(t, Position{ReplID: m.ReplID(), Offset: off}, c.Pos)
 	require.Equal(t, Position{ReplID: m.ReplID(), Offset: off}, r.Position())
 	st = r.Stats()
 	require.Equal(t, off, st.ProcessedOffset)
@@ -77,7 +77,7 @@ func TestFullSyncEOF(t *testing.T) {
 	off := m.Propagate("DEL", "l")
 	_, keys, done := readSnapshot(t, r)
 	require.Equal(t, []string{"0:a", "0:b", "5:l"}, keys)
-	require.Equal(t, &SnapshotDone{Offset: 7, Keys: 3, Bytes: int64(len(snap))}, done)
+	require.Equal(t, &SnapshotDone{Offset: 7, Keys: 3, Bytes: int64(len(snap)), Pos: Position{ReplID: m.ReplID(), Offset: 7}}, done)
 	require.Equal(t, int64(-1), r.Stats().SnapshotSize)
 	c := nextCommand(t, r)
 	require.Equal(t, []string{"DEL", "l"}, strs(c.Args))
@@ -98,7 +98,7 @@ func TestSnapshotSkip(t *testing.T) {
 			s := next(t, r).(*Sync)
 			require.Equal(t, SyncFull, s.Mode)
 			done := next(t, r).(*SnapshotDone)
-			require.Equal(t, &SnapshotDone{Offset: 0, Keys: 0, Bytes: int64(len(snap))}, done)
+			require.Equal(t, &SnapshotDone{Offset: 0, Keys: 0, Bytes: int64(len(snap)), Pos: Position{ReplID: m.ReplID()}}, done)
 			off := m.Propagate("SET", "x", "y")
 			require.Equal(t, off, nextCommand(t, r).Offset)
 		})
@@ -159,7 +159,8 @@ func TestContinue(t *testing.T) {
 			if !withID {
 				wantID = old
 			}
-			require.Equal(t, &Sync{Mode: SyncContinue, ReplID: wantID, Offset: 1000, Addr: m.Addr()}, s)
+			require.Equal(t, &Sync{Mode: SyncContinue, ReplID: wantID, Offset: 1000, Addr: m.Addr(),
+				Pos: Position{ReplID: wantID, Offset: 1000, DB: 4}}, s)
 			c := nextCommand(t, r)
 			require.Equal(t, []string{"INCR", "n"}, strs(c.Args))
 			require.Equal(t, 4, c.DB, "the db of the resume position")
@@ -646,12 +647,18 @@ func TestTransactionsAndSelect(t *testing.T) {
 	offD := m.Propagate("SET", "d", "4")
 
 	c := nextCommand(t, r)
-	require.Equal(t, &Command{DB: 2, Args: c.Args, Offset: offA}, c)
+	require.Equal(t, &Command{DB: 2, Args: c.Args, Offset: offA, Pos: Position{ReplID: m.ReplID(), Offset: offA, DB: 2}}, c)
 	ev := next(t, r)
 	tx, ok := ev.(*Transaction)
 	require.Truef(t, ok, "want Transaction, got %s", describe(ev))
 	require.Equal(t, 2, tx.DB)
 	require.Equal(t, offExec, tx.Offset)
+	// The block starts right after the command before it, and spans MULTI
+	// ... EXEC with the PING and SELECT inside.
+	require.Equal(t, offA, tx.Start)
+	require.Equal(t, respLen("MULTI")+respLen("SET", "b", "2")+respLen("PING")+respLen("select", "3")+
+		respLen("SET", "c", "3")+respLen("EXEC"), tx.Offset-tx.Start)
+	require.Equal(t, Position{ReplID: m.ReplID(), Offset: offExec, DB: 3}, tx.Pos)
 	require.Len(t, tx.Commands, 2)
 	require.Equal(t, Command{DB: 2, Args: tx.Commands[0].Args, Offset: offB}, tx.Commands[0])
 	require.Equal(t, []string{"SET", "b", "2"}, strs(tx.Commands[0].Args))
@@ -873,7 +880,8 @@ func TestRedirect(t *testing.T) {
 	d := next(t, r).(*Disconnected)
 	require.Contains(t, d.Err.Error(), "redirected to "+m2.Addr())
 	s := next(t, r).(*Sync)
-	require.Equal(t, &Sync{Mode: SyncContinue, ReplID: m2.ReplID(), Offset: off, Addr: m2.Addr()}, s)
+	require.Equal(t, &Sync{Mode: SyncContinue, ReplID: m2.ReplID(), Offset: off, Addr: m2.Addr(),
+		Pos: Position{ReplID: m2.ReplID(), Offset: off, DB: 1}}, s)
 	c := nextCommand(t, r)
 	require.Equal(t, off2, c.Offset)
 	require.Equal(t, 1, c.DB)
@@ -901,41 +909,6 @@ func TestMaxRetries(t *testing.T) {
 	_, err = r2.Next(testCtx(t))
 	require.Equal(t, d.Err, err)
 	require.Equal(t, 1, m2.Connections())
-}
-
-func TestCheckpointer(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pos.json")
-	ck, err := NewFileCheckpointer(path)
-	require.NoError(t, err)
-	m := fakemaster.Start(t, fakemaster.Options{})
-	r := dial(t, m, func(c *Config) { c.Checkpointer = ck; c.CheckpointInterval = time.Hour })
-	_, _, _ = readSnapshot(t, r)
-	m.Propagate("SELECT", "2")
-	off := m.Propagate("SET", "a", "1")
-	nextCommand(t, r)
-	require.NoError(t, r.Close())
-	p, err := ck.Load(testCtx(t))
-	require.NoError(t, err)
-	require.Equal(t, Position{ReplID: m.ReplID(), Offset: off, DB: 2}, p)
-
-	// A new replica resumes from the file.
-	off2 := m.Propagate("SET", "b", "2")
-	r2 := dial(t, m, func(c *Config) { c.Checkpointer = ck; c.CheckpointInterval = time.Nanosecond })
-	s := next(t, r2).(*Sync)
-	require.Equal(t, SyncContinue, s.Mode)
-	require.Equal(t, off, s.Offset)
-	c := nextCommand(t, r2)
-	require.Equal(t, off2, c.Offset)
-	require.Equal(t, 2, c.DB)
-	// The position of events returned before is saved when Next is called
-	// again (CheckpointInterval permitting).
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	_, err = r2.Next(ctx)
-	cancel()
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	p, err = ck.Load(testCtx(t))
-	require.NoError(t, err)
-	require.Equal(t, Position{ReplID: m.ReplID(), Offset: off2, DB: 2}, p)
 }
 
 func TestAll(t *testing.T) {

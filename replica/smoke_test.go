@@ -72,23 +72,41 @@ func TestSmokeRealServer(t *testing.T) {
 			require.NoError(t, err)
 
 			var got []string // name case as the client sent it: go-redis sends lower case
-			last := done.Offset
+			last, lastDB := done.Offset, 0
+			// selectLen is the size of the SELECT the master sends before
+			// a command in db when the stream is in lastDB.
+			selectLen := func(db int) int64 {
+				if db == lastDB {
+					return 0
+				}
+				return respLen("SELECT", strconv.Itoa(db))
+			}
 			for last < masterOff {
 				ev := next(t, r)
 				switch e := ev.(type) {
 				case *Command:
 					require.Greater(t, e.Offset, last)
-					last = e.Offset
+					require.Equal(t, Position{ReplID: s.ReplID, Offset: e.Offset, DB: e.DB}, e.Pos)
+					last, lastDB = e.Offset, e.DB
 					got = append(got, strconv.Itoa(e.DB)+" "+strings.ToUpper(string(e.Args[0]))+" "+string(e.Args[1]))
 				case *Transaction:
 					require.Greater(t, e.Offset, last)
+					// Nothing but a SELECT between the event before and
+					// MULTI (no PING: repl-ping-replica-period is long).
+					require.Equal(t, last+selectLen(e.DB), e.Start)
+					lastDB = e.DB
+					size := respLen("MULTI") + respLen("EXEC")
 					got = append(got, "tx")
 					for _, c := range e.Commands {
 						require.Greater(t, c.Offset, last)
 						require.Less(t, c.Offset, e.Offset)
-						last = c.Offset
+						require.True(t, c.Pos.IsZero())
+						size += selectLen(c.DB) + respLen(strs(c.Args)...)
+						last, lastDB = c.Offset, c.DB
 						got = append(got, strconv.Itoa(c.DB)+" "+strings.ToUpper(string(c.Args[0]))+" "+string(c.Args[1]))
 					}
+					require.Equal(t, size, e.Offset-e.Start, "MULTI ... EXEC with the SELECTs inside")
+					require.Equal(t, Position{ReplID: s.ReplID, Offset: e.Offset, DB: lastDB}, e.Pos)
 					last = e.Offset
 				default:
 					t.Fatalf("unexpected %s", describe(ev))

@@ -164,8 +164,8 @@ func (p *respParser) buildArgs() {
 	}
 }
 
-// args returns the last complete command. The slices are valid until the
-// next release.
+// cmdArgs returns the last complete command. The slices are valid until
+// the next release.
 func (p *respParser) cmdArgs() [][]byte { return p.args }
 
 // parseHeader parses "<prefix><digits>\r\n" at the start of b. It returns

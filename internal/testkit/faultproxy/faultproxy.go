@@ -31,10 +31,10 @@ type Proxy struct {
 	cutAfter int64         // >0: downstream bytes left before a cut; 0: off
 	closed   bool
 
-	accepted atomic.Int64
-	cuts     atomic.Int64
-	down2up  atomic.Int64 // bytes forwarded target -> client
-	up2down  atomic.Int64 // bytes forwarded client -> target
+	accepted  atomic.Int64
+	cuts      atomic.Int64
+	bytesDown atomic.Int64 // bytes forwarded target -> client
+	bytesUp   atomic.Int64 // bytes forwarded client -> target
 
 	wg sync.WaitGroup
 }
@@ -85,14 +85,16 @@ func (p *Proxy) Target() string {
 // Accepted counts the connections accepted so far.
 func (p *Proxy) Accepted() int64 { return p.accepted.Load() }
 
-// Cuts counts the connections closed by Cut, CutAfter and SetDown.
+// Cuts counts the connections closed by Cut, CutAfter, SetDown and
+// Redirect with cut.
 func (p *Proxy) Cuts() int64 { return p.cuts.Load() }
 
-// BytesDown counts the bytes forwarded from targets to clients.
-func (p *Proxy) BytesDown() int64 { return p.down2up.Load() }
+// BytesDown counts the bytes forwarded from targets to clients. Like
+// BytesUp, it is final once Close has returned.
+func (p *Proxy) BytesDown() int64 { return p.bytesDown.Load() }
 
 // BytesUp counts the bytes forwarded from clients to targets.
-func (p *Proxy) BytesUp() int64 { return p.up2down.Load() }
+func (p *Proxy) BytesUp() int64 { return p.bytesUp.Load() }
 
 // Conns returns the number of open proxied connections.
 func (p *Proxy) Conns() int {
@@ -304,7 +306,7 @@ func (p *Proxy) forward(pr *pair, dst net.Conn, b []byte, down bool) bool {
 			dst.SetWriteDeadline(time.Now().Add(5 * time.Second)) //nolint:errcheck
 			_, err := dst.Write(b)
 			if err == nil {
-				p.down2up.Add(int64(len(b)))
+				p.bytesDown.Add(int64(len(b)))
 			}
 			p.cutLocked()
 			p.mu.Unlock()
@@ -315,9 +317,9 @@ func (p *Proxy) forward(pr *pair, dst net.Conn, b []byte, down bool) bool {
 			return false
 		}
 		if down {
-			p.down2up.Add(int64(len(b)))
+			p.bytesDown.Add(int64(len(b)))
 		} else {
-			p.up2down.Add(int64(len(b)))
+			p.bytesUp.Add(int64(len(b)))
 		}
 		return true
 	}

@@ -82,6 +82,10 @@ func TestForwardCutRedirect(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "b:x\n", got)
 	require.EqualValues(t, 2, p.Accepted())
+
+	require.NoError(t, p.Close())
+	require.EqualValues(t, len("hello\nx\n"), p.BytesUp())
+	require.EqualValues(t, len("a:hello\nb:x\n"), p.BytesDown())
 }
 
 func TestCutAfter(t *testing.T) {
@@ -101,6 +105,8 @@ func TestCutAfter(t *testing.T) {
 	require.NoError(t, err, "the proxy closes the connection cleanly")
 	require.Equal(t, "01234", string(b), "exactly the armed number of bytes")
 	require.False(t, p.Armed())
+	require.NoError(t, p.Close())
+	require.EqualValues(t, len("warm\n01234"), p.BytesDown())
 }
 
 func TestDownAndStall(t *testing.T) {
@@ -137,7 +143,10 @@ func TestDownAndStall(t *testing.T) {
 	p.Stall(true)
 	_, err = io.WriteString(c, "z\n")
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return p.Cut() >= 0 && p.Conns() == 0 }, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, 1, p.Cut())
+	require.Zero(t, p.Conns())
+	_, err = r.ReadString('\n')
+	require.Error(t, err, "the stalled connection is closed")
 	p.Stall(false)
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close(), "Close is idempotent")

@@ -1,0 +1,122 @@
+package oracle
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Preload writes the data a snapshot should carry: a few keys of every
+// type in each database, big keys, keys with long expiries, short-lived
+// keys (they expire after the snapshot, so the tap sees their DELs), the
+// Lua function library, a stream with consumer groups and pending entries.
+func (w *Workload) Preload(ctx context.Context, c *redis.Client) error {
+	if err := w.init(ctx, c); err != nil {
+		return err
+	}
+	if err := w.do(ctx, "FUNCTION", "LOAD", "REPLACE", Library); err != nil {
+		return err
+	}
+	for db := 0; db < w.DBs; db++ {
+		if err := w.use(ctx, db); err != nil {
+			return err
+		}
+		for i := 0; i < w.Keys; i++ {
+			if err := w.step(ctx, false); err != nil {
+				return err
+			}
+		}
+		if err := w.groups(ctx); err != nil {
+			return err
+		}
+		if err := w.big(ctx); err != nil {
+			return err
+		}
+		// Short-lived keys that expire once the tap has the snapshot.
+		for i := 0; i < 5; i++ {
+			ttl := 3*w.MaxTTL + time.Duration(w.rnd.IntN(100))*time.Millisecond
+			if err := w.do(ctx, "SET", "ttl:pre"+strconv.Itoa(i), w.value(), "PX", ttl.Milliseconds()); err != nil {
+				return err
+			}
+		}
+		if err := w.do(ctx, "SET", "str:long", w.value(), "EX", 7200); err != nil {
+			return err
+		}
+	}
+	return w.use(ctx, 0)
+}
+
+// groups builds a stream with a consumer group, consumers and pending
+// entries (some deleted from the stream).
+func (w *Workload) groups(ctx context.Context) error {
+	k := "gstream:pre"
+	for i := 0; i < 30; i++ {
+		if err := w.do(ctx, "XADD", k, "*", "n", i, "v", w.value()); err != nil {
+			return err
+		}
+	}
+	if err := w.do(ctx, "XGROUP", "CREATE", k, "g1", "0"); err != nil {
+		return err
+	}
+	if err := w.do(ctx, "XGROUP", "CREATE", k, "g2", "$"); err != nil {
+		return err
+	}
+	if err := w.do(ctx, "XREADGROUP", "GROUP", "g1", "alice", "COUNT", 10, "STREAMS", k, ">"); err != nil {
+		return err
+	}
+	if err := w.do(ctx, "XREADGROUP", "GROUP", "g1", "bob", "COUNT", 5, "STREAMS", k, ">"); err != nil {
+		return err
+	}
+	if err := w.do(ctx, "XGROUP", "CREATECONSUMER", k, "g2", "idle"); err != nil {
+		return err
+	}
+	ids, err := w.conn.XRange(ctx, k, "-", "+").Result()
+	if err != nil {
+		return err
+	}
+	// Acknowledge one pending entry and delete it, delete one never
+	// delivered. (A deleted entry that stays pending cannot be rebuilt with
+	// commands: see Applier.Record.)
+	if err := w.do(ctx, "XACK", k, "g1", ids[0].ID); err != nil {
+		return err
+	}
+	return w.do(ctx, "XDEL", k, ids[0].ID, ids[20].ID)
+}
+
+// big writes big keys of every type (chunked in snapshots).
+func (w *Workload) big(ctx context.Context) error {
+	if w.BigElems < 0 {
+		return nil
+	}
+	w.bigN++
+	n := w.BigElems
+	suffix := strconv.Itoa(w.bigN)
+	for start := 0; start < n; start += 500 {
+		end := min(start+500, n)
+		list := []any{"RPUSH", "list:big" + suffix}
+		set := []any{"SADD", "set:big" + suffix}
+		zset := []any{"ZADD", "zset:big" + suffix}
+		hash := []any{"HSET", "hash:big" + suffix}
+		for i := start; i < end; i++ {
+			v := "e" + strconv.Itoa(i) + "-" + w.value()
+			list = append(list, v)
+			set = append(set, v)
+			zset = append(zset, float64(i)/7, v)
+			hash = append(hash, "f"+strconv.Itoa(i), v)
+		}
+		for _, cmd := range [][]any{list, set, zset, hash} {
+			if err := w.do(ctx, cmd...); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i < n/10; i++ {
+		if err := w.do(ctx, "XADD", "stream:big"+suffix, "*", "i", i, "v", w.value()); err != nil {
+			return err
+		}
+	}
+	return w.do(ctx, "SET", "str:big"+suffix, strings.Repeat("0123456789abcdef", n*8))
+}
