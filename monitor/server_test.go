@@ -26,7 +26,7 @@ func forEachServer(t *testing.T, f func(t *testing.T, name string, c *redis.Clie
 	for _, s := range redistest.FindMatrix() {
 		t.Run(s.Name, func(t *testing.T) {
 			if s.Missing != "" {
-				if s.Name == "redis-server" {
+				if s.OnPath {
 					redistest.RequireOrSkip(t, s.Missing)
 				}
 				t.Skip(s.Missing)

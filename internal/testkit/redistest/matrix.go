@@ -23,7 +23,7 @@ type MatrixServer struct {
 	// name of the path that was looked for.
 	Name   string
 	Binary string // absolute path of the executable
-	OnPath bool   // the redis-server found on PATH
+	OnPath bool   // the redis-server on PATH (found or missing)
 	// Missing says why the server cannot be used (binary absent, or
 	// --version failed); empty for a usable server.
 	Missing string
@@ -54,13 +54,15 @@ func (m MatrixServer) Version() []int {
 // nested deeper, relative to its ancestors; REDTAP_SERVERS (binaries
 // separated by spaces or commas) replaces that search. The result is
 // ordered oldest version first; duplicates (the same name and version
-// twice) are dropped. Missing servers are included with Missing set.
+// twice) are dropped. Missing servers are included with Missing set: a
+// test should fail for the redis-server on PATH (OnPath) under
+// REDTAP_REQUIRE_REDIS (see RequireOrSkip) and skip for the others.
 func FindMatrix() []MatrixServer {
 	var out []MatrixServer
 	if p, err := exec.LookPath("redis-server"); err == nil {
 		out = append(out, probe(p, true))
 	} else {
-		out = append(out, MatrixServer{Name: "redis-server", Missing: "redis-server not on PATH (install redis-server)"})
+		out = append(out, MatrixServer{Name: "redis-server", OnPath: true, Missing: "redis-server not on PATH (install redis-server)"})
 	}
 	if env := os.Getenv("REDTAP_SERVERS"); env != "" {
 		for _, f := range strings.FieldsFunc(env, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -90,26 +92,6 @@ func FindMatrix() []MatrixServer {
 		dedup = append(dedup, s)
 	}
 	return dedup
-}
-
-// Matrix returns the usable servers of FindMatrix for a test. When the
-// redis-server on PATH is missing it skips the test, or fails it under
-// REDTAP_REQUIRE_REDIS; other missing servers are logged. Callers that
-// want one skipped subtest per missing server use FindMatrix.
-func Matrix(t testing.TB) []MatrixServer {
-	t.Helper()
-	var out []MatrixServer
-	for _, s := range FindMatrix() {
-		if s.Missing == "" {
-			out = append(out, s)
-			continue
-		}
-		if s.Name == "redis-server" {
-			RequireOrSkip(t, s.Missing)
-		}
-		t.Logf("server matrix: %s", s.Missing)
-	}
-	return out
 }
 
 // RequireOrSkip skips the test with msg, or fails it when
