@@ -295,7 +295,7 @@ func (s ServerSet) String() string { return strings.Join(s.Names(), ",") }
 func Servers() []string { return append([]string(nil), genServers[:]...) }
 
 // Commands iterates over every command and subcommand of the table, sorted
-// by name (a container right before its subcommands).
+// by name (a subcommand's being "container|sub").
 func Commands() iter.Seq[*CommandInfo] {
 	return func(yield func(*CommandInfo) bool) {
 		for i := range genCommands {
