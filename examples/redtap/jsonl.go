@@ -8,16 +8,20 @@ import (
 	"unicode/utf8"
 
 	"github.com/redtap/redtap/rdb"
+	"github.com/redtap/redtap/replica"
 )
 
 // jsonlWriter writes one JSON object per line: one per key, in the format of
 // the conformance corpus (rdb-corpus/MANIFEST.md, "Layout and formats"),
-// plus records for aux fields, functions and module aux data:
+// plus records for aux fields, functions and module aux data, and for the
+// tap one per (re)synchronisation and one per command:
 //
 //	{"kind":"key","db":0,"key":"k","type":"hash","expire_ms":null,"value":{"f":"v"}}
 //	{"kind":"aux","key":"redis-ver","value":"7.0.15"}
 //	{"kind":"function","code":"#!lua name=lib\n..."}
 //	{"kind":"module_aux","module":"test__rdb","version":1,"when":2,"raw":{"base64":"..."}}
+//	{"kind":"sync","mode":"full","replid":"...","offset":0,"reason":"..."}
+//	{"kind":"cmd","db":0,"offset":1234,"args":["SET","k","v"]}
 //
 // Strings that are not valid UTF-8 are written as {"base64":"..."}. Zset
 // scores are JSON numbers in their shortest round-trip form, or the strings
@@ -32,6 +36,11 @@ import (
 // a hash that spans several chunks (more fields than --chunk) always uses
 // the pairs form, and a field with a TTL is written as [f, v, ms] there:
 // the writer holds no more than one chunk of any key.
+//
+// A sync record's reason is there only when the master refused to resume.
+// A cmd record's offset is the replication offset right after the command;
+// a transaction is a MULTI record (at the offset where MULTI begins), the
+// commands, and an EXEC record.
 type jsonlWriter struct {
 	o   out
 	cfg writerConfig
@@ -48,7 +57,7 @@ func newJSONLWriter(w io.Writer, cfg writerConfig) *jsonlWriter {
 
 func (w *jsonlWriter) Flush() error { return w.o.flush() }
 
-func (w *jsonlWriter) WriteRecord(rec rdb.Record) error {
+func (w *jsonlWriter) Record(rec rdb.Record) error {
 	b := w.o.buf
 	switch r := rec.(type) {
 	case *rdb.Entry:
@@ -78,6 +87,51 @@ func (w *jsonlWriter) WriteRecord(rec rdb.Record) error {
 	}
 	w.o.buf = b
 	return w.o.spill()
+}
+
+func (w *jsonlWriter) Sync(s *replica.Sync) error {
+	b := append(w.o.buf, `{"kind":"sync","mode":"`...)
+	b = append(b, s.Mode.String()...)
+	b = append(b, `","replid":`...)
+	b = appendJSONString(b, s.ReplID)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, s.Offset, 10)
+	if s.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, s.Reason)
+	}
+	w.o.buf = append(b, "}\n"...)
+	return w.o.spill()
+}
+
+func (w *jsonlWriter) Command(c *replica.Command) error {
+	w.o.buf = appendCmd(w.o.buf, c.DB, c.Offset, c.Args)
+	return w.o.spill()
+}
+
+func (w *jsonlWriter) Transaction(tx *replica.Transaction, cmds []replica.Command) error {
+	b := appendCmd(w.o.buf, tx.DB, multiOffset(tx), argsMulti)
+	for i := range cmds {
+		b = appendCmd(b, cmds[i].DB, cmds[i].Offset, cmds[i].Args)
+	}
+	w.o.buf = appendCmd(b, execDB(tx), tx.Offset, argsExec)
+	return w.o.spill()
+}
+
+// appendCmd appends one "cmd" record.
+func appendCmd(b []byte, db int, off int64, args [][]byte) []byte {
+	b = append(b, `{"kind":"cmd","db":`...)
+	b = strconv.AppendInt(b, int64(db), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, off, 10)
+	b = append(b, `,"args":[`...)
+	for i, a := range args {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONBytes(b, a)
+	}
+	return append(b, "]}\n"...)
 }
 
 // head writes the record up to and including `"value":`.

@@ -69,28 +69,16 @@ func tapEvents() []replica.Event {
 func tapOutputOf(t *testing.T, format string, db int, resumed, skip bool) string {
 	t.Helper()
 	var buf bytes.Buffer
-	out, err := newTapOutput(format, &buf, db)
-	require.NoError(t, err)
-	out.reset, out.skipSnap = resumed, skip
-	for _, ev := range tapEvents() {
-		var err error
-		switch e := ev.(type) {
-		case *replica.Sync:
-			if err = out.abortKey(); err == nil {
-				err = out.sync(e)
-			}
-		case *replica.SnapshotRecord:
-			err = out.record(e.Record)
-		case *replica.Command:
-			err = out.command(e)
-		case *replica.Transaction:
-			err = out.transaction(e)
-		case *replica.Disconnected:
-			err = out.abortKey()
-		}
-		require.NoError(t, err)
+	cfg := writerConfig{Resumed: resumed, NoSnapshot: skip}
+	if db >= 0 {
+		cfg.DBs = []int{db}
 	}
-	require.NoError(t, out.flush())
+	w, err := newTapWriter(format, &buf, cfg)
+	require.NoError(t, err)
+	for _, ev := range tapEvents() {
+		require.NoError(t, w.Write(ev))
+	}
+	require.NoError(t, w.Close())
 	return buf.String()
 }
 
