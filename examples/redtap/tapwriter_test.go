@@ -169,3 +169,13 @@ func TestTapWriterRESP(t *testing.T) {
 		"MULTI", "SET z 1", "EXEC",
 		"SET q 1"}), cmds(formatRESP, 2, false, false))
 }
+
+// TestRESPLen checks the wire sizes that multiOffset subtracts.
+func TestRESPLen(t *testing.T) {
+	args := [][]byte{[]byte("SET"), []byte("key"), bytes.Repeat([]byte("v"), 12)}
+	var b []byte
+	b = append(b, "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$12\r\nvvvvvvvvvvvv\r\n"...)
+	require.EqualValues(t, len(b), respLen(args))
+	require.EqualValues(t, 15, respLen(argsMulti))
+	require.EqualValues(t, 14, respLen(argsExec))
+}
