@@ -156,22 +156,17 @@ func (w *jsonlWriter) head(b []byte) []byte {
 
 func (w *jsonlWriter) entry(e *rdb.Entry) error {
 	k := &w.k
-	if e.Chunk == 0 {
-		k.start(e)
-	}
+	k.follow(e)
 	b := w.o.buf
 	switch e.Type {
-	case rdb.TypeString:
+	case rdb.TypeString, rdb.TypeModule:
 		b = w.head(b)
-		b = appendJSONBytes(b, e.Str)
-		b = append(b, "}\n"...)
-		w.o.buf = b
-		return w.o.spill()
-	case rdb.TypeModule:
-		b = w.head(b)
-		b = appendModule(b, e.Module)
-		b = append(b, "}\n"...)
-		w.o.buf = b
+		if e.Type == rdb.TypeString {
+			b = appendJSONBytes(b, e.Str)
+		} else {
+			b = appendModule(b, e.Module)
+		}
+		w.o.buf = append(b, "}\n"...)
 		return w.o.spill()
 	case rdb.TypeStream:
 		if !k.begun {
@@ -233,24 +228,27 @@ func (w *jsonlWriter) open(b []byte, e *rdb.Entry) []byte {
 	return append(b, '{')
 }
 
+// sep appends the comma before each element of a value but the first.
+func (w *jsonlWriter) sep(b []byte) []byte {
+	if w.k.n > 0 {
+		b = append(b, ',')
+	}
+	w.k.n++
+	return b
+}
+
 func (w *jsonlWriter) elems(b []byte, e *rdb.Entry) []byte {
 	k := &w.k
 	switch e.Type {
 	case rdb.TypeList, rdb.TypeSet:
 		for _, s := range e.Elems {
-			if k.n > 0 {
-				b = append(b, ',')
-			}
-			k.n++
+			b = w.sep(b)
 			b = appendJSONBytes(b, s)
 		}
 	case rdb.TypeZSet:
 		for i := range e.Members {
 			m := &e.Members[i]
-			if k.n > 0 {
-				b = append(b, ',')
-			}
-			k.n++
+			b = w.sep(b)
 			b = append(b, '[')
 			b = appendJSONBytes(b, m.Name)
 			b = append(b, ',')
@@ -260,10 +258,7 @@ func (w *jsonlWriter) elems(b []byte, e *rdb.Entry) []byte {
 	case rdb.TypeHash:
 		for i := range e.Fields {
 			f := &e.Fields[i]
-			if k.n > 0 {
-				b = append(b, ',')
-			}
-			k.n++
+			b = w.sep(b)
 			if w.pairs {
 				b = append(b, '[')
 				b = appendJSONBytes(b, f.Name)
@@ -345,10 +340,7 @@ func (w *jsonlWriter) streamEntries(b []byte, e *rdb.Entry) []byte {
 		if !k.haveFirst {
 			k.firstID, k.haveFirst = se.ID, true
 		}
-		if k.n > 0 {
-			b = append(b, ',')
-		}
-		k.n++
+		b = w.sep(b)
 		b = append(b, '[')
 		b = appendID(b, se.ID)
 		b = append(b, ",["...)

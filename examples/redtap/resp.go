@@ -190,9 +190,7 @@ func (w *respWriter) expire(b []byte) []byte {
 
 func (w *respWriter) entry(e *rdb.Entry) error {
 	k := &w.k
-	if e.Chunk == 0 {
-		k.start(e)
-	}
+	k.follow(e)
 	b := w.o.buf
 	switch e.Type {
 	case rdb.TypeString:
@@ -207,16 +205,13 @@ func (w *respWriter) entry(e *rdb.Entry) error {
 		w.pay = modulePayload(w.pay[:0], e.Module)
 		b = redcon.AppendBulk(b, w.pay)
 		b = redcon.AppendBulkString(b, "REPLACE")
-	case rdb.TypeList:
+	case rdb.TypeList, rdb.TypeSet:
 		if len(e.Elems) > 0 {
-			b = w.cmd(b, 2+len(e.Elems), "RPUSH")
-			for _, s := range e.Elems {
-				b = redcon.AppendBulk(b, s)
+			name := "RPUSH"
+			if e.Type == rdb.TypeSet {
+				name = "SADD"
 			}
-		}
-	case rdb.TypeSet:
-		if len(e.Elems) > 0 {
-			b = w.cmd(b, 2+len(e.Elems), "SADD")
+			b = w.cmd(b, 2+len(e.Elems), name)
 			for _, s := range e.Elems {
 				b = redcon.AppendBulk(b, s)
 			}

@@ -154,8 +154,11 @@ type keyState struct {
 	haveFirst bool
 }
 
-func (k *keyState) start(e *rdb.Entry) {
-	*k = keyState{db: e.DB, key: append(k.key[:0], e.Key...), typ: e.Type, enc: e.Encoding, expire: e.Expire}
+// follow starts over on a key's first chunk.
+func (k *keyState) follow(e *rdb.Entry) {
+	if e.Chunk == 0 {
+		*k = keyState{db: e.DB, key: append(k.key[:0], e.Key...), typ: e.Type, enc: e.Encoding, expire: e.Expire}
+	}
 }
 
 // chunkLen is the number of elements in one chunk of a collection.
