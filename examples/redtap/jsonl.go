@@ -38,9 +38,8 @@ import (
 // the writer holds no more than one chunk of any key.
 //
 // A sync record's reason is there only when the master refused to resume.
-// A cmd record's offset is the replication offset right after the command;
-// a transaction is a MULTI record (at the offset where MULTI begins), the
-// commands, and an EXEC record.
+// A cmd record's offset is the replication offset right after the command,
+// and a transaction is a MULTI record, the commands and an EXEC record.
 type jsonlWriter struct {
 	o   out
 	cfg writerConfig

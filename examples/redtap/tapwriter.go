@@ -133,13 +133,15 @@ var (
 	argsExec  = [][]byte{[]byte("EXEC")}
 )
 
-// multiOffset is the replication offset where tx's MULTI begins. The master
-// sends a transaction in one piece (MULTI, the commands with a SELECT where
-// the database changes, EXEC), so it is the first command's offset less
-// the wire size of that command and of a SELECT before it, or, without
+// multiOffset is the offset of tx's MULTI record: like every cmd record's,
+// the replication offset right after the command, MULTI. The master sends
+// a transaction in one piece (MULTI, the commands with a SELECT where the
+// database changes, EXEC), so it is the first command's offset less the
+// wire size of that command and of a SELECT before it, or, without
 // commands, the offset less the size of EXEC.
 func multiOffset(tx *replica.Transaction) int64 {
-	// replaced by tx.Start once replica has it
+	// replaced by tx.Start once replica has it: tx.Start + respLen(argsMulti),
+	// Start being where MULTI begins
 	if len(tx.Commands) == 0 {
 		return tx.Offset - respLen(argsExec)
 	}
