@@ -258,22 +258,34 @@ func (w *jsonlWriter) elems(b []byte, e *rdb.Entry) []byte {
 		for i := range e.Fields {
 			f := &e.Fields[i]
 			b = w.sep(b)
-			if w.pairs {
-				b = append(b, '[')
-				b = appendJSONBytes(b, f.Name)
+			b = w.field(b, f.Name)
+			b = appendJSONBytes(b, f.Value)
+			if k.multi && f.Expire != 0 { // the pairs form
 				b = append(b, ',')
-				b = appendJSONBytes(b, f.Value)
-				if k.multi && f.Expire != 0 {
-					b = append(b, ',')
-					b = strconv.AppendInt(b, f.Expire, 10)
-				}
-				b = append(b, ']')
-			} else {
-				b = appendJSONBytes(b, f.Name)
-				b = append(b, ':')
-				b = appendJSONBytes(b, f.Value)
+				b = strconv.AppendInt(b, f.Expire, 10)
 			}
+			b = w.fieldEnd(b)
 		}
+	}
+	return b
+}
+
+// field starts a hash entry of field name: [name, in the pairs form, name:
+// in the object form. fieldEnd ends it.
+func (w *jsonlWriter) field(b, name []byte) []byte {
+	if w.pairs {
+		b = append(b, '[')
+	}
+	b = appendJSONBytes(b, name)
+	if w.pairs {
+		return append(b, ',')
+	}
+	return append(b, ':')
+}
+
+func (w *jsonlWriter) fieldEnd(b []byte) []byte {
+	if w.pairs {
+		return append(b, ']')
 	}
 	return b
 }
@@ -306,17 +318,9 @@ func (w *jsonlWriter) close(b []byte, e *rdb.Entry) []byte {
 			} else {
 				b = append(b, ',')
 			}
-			if w.pairs {
-				b = append(b, '[')
-				b = appendJSONBytes(b, f.Name)
-				b = append(b, ',')
-				b = strconv.AppendInt(b, f.Expire, 10)
-				b = append(b, ']')
-			} else {
-				b = appendJSONBytes(b, f.Name)
-				b = append(b, ':')
-				b = strconv.AppendInt(b, f.Expire, 10)
-			}
+			b = w.field(b, f.Name)
+			b = strconv.AppendInt(b, f.Expire, 10)
+			b = w.fieldEnd(b)
 		}
 		if !first {
 			if w.pairs {
