@@ -3,14 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/redtap/redtap/rdb"
@@ -101,30 +99,16 @@ func parseDumpArgs(args []string, stderr io.Writer) (*dumpOptions, error) {
 	case len(pos) == 0:
 		return nil, usageErr(fs, "missing FILE (use - for stdin)")
 	case len(pos) > 1:
-		return nil, usageErr(fs, fmt.Sprintf("one FILE expected, got %d: %q", len(pos), pos))
+		return nil, usageErr(fs, "one FILE expected, got %d: %q", len(pos), pos)
 	}
 	o.input = pos[0]
-	switch o.format {
-	case formatJSONL, formatRESP, formatNone:
-	default:
-		return nil, usageErr(fs, fmt.Sprintf("unknown --format %q (want jsonl, resp or none)", o.format))
+	if err := checkFormat(o.format); err != nil {
+		return nil, usageErr(fs, "%v", err)
 	}
-	if o.chunk < 0 || o.chunk == 0 && isFlagSet(fs, "chunk") {
-		return nil, usageErr(fs, fmt.Sprintf("--chunk %d: want at least 1", o.chunk))
+	if err := checkChunk(fs, o.chunk); err != nil {
+		return nil, err
 	}
 	return o, nil
-}
-
-func isFlagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
-func usageErr(fs *flag.FlagSet, msg string) error {
-	fmt.Fprintf(fs.Output(), "redtap dump: %s\n", msg)
-	fs.Usage()
-	return errors.New(msg)
 }
 
 // decoderOptions maps the flags to decoder options.
@@ -154,16 +138,9 @@ type dumpStats struct {
 	bytes         int64
 }
 
-// writeError marks a failure to write the output, as opposed to a failure
-// to decode the input.
-type writeError struct{ err error }
-
-func (e *writeError) Error() string { return "write output: " + e.err.Error() }
-func (e *writeError) Unwrap() error { return e.err }
-
 // dumpRecords decodes a snapshot from r into w, stopping exactly at the
 // snapshot's end (bytes after it stay in r). It does not flush w.
-func dumpRecords(ctx context.Context, r *bufio.Reader, w recordWriter, opts []rdb.Option) (dumpStats, error) {
+func dumpRecords(ctx context.Context, r *bufio.Reader, w eventWriter, opts []rdb.Option) (dumpStats, error) {
 	var st dumpStats
 	dec, err := rdb.NewDecoder(r, opts...)
 	if err != nil {
@@ -183,7 +160,7 @@ func dumpRecords(ctx context.Context, r *bufio.Reader, w recordWriter, opts []rd
 		if e, ok := rec.(*rdb.Entry); ok && e.Chunk == 0 {
 			st.keys++
 		}
-		if err := w.WriteRecord(rec); err != nil {
+		if err := w.Record(rec); err != nil {
 			return st, &writeError{err}
 		}
 	}
@@ -191,11 +168,8 @@ func dumpRecords(ctx context.Context, r *bufio.Reader, w recordWriter, opts []rd
 
 func runDump(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseDumpArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	if err != nil {
-		return exitUsage
+		return usageExit(err)
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "redtap: dump %s: %v\n", o.input, err)
@@ -220,7 +194,7 @@ func runDump(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		in = bufio.NewReaderSize(f, inBufSize)
 	}
 
-	w, err := newRecordWriter(o.format, stdout, writerConfig{KeepEmpty: o.keepEmpty})
+	w, err := newEventWriter(o.format, stdout, writerConfig{KeepEmpty: o.keepEmpty, DBs: o.dbs})
 	if err != nil {
 		return fail(err)
 	}
@@ -232,10 +206,9 @@ func runDump(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if ferr := w.Flush(); err == nil && ferr != nil {
 		err = &writeError{ferr}
 	}
-	var we *writeError
 	switch {
-	case errors.As(err, &we) && errors.Is(err, syscall.EPIPE):
-		return exitOK // the reader went away (`| head`): a quiet end
+	case outputGone(err):
+		return exitOK
 	case err != nil:
 		return fail(err)
 	}

@@ -8,16 +8,20 @@ import (
 	"unicode/utf8"
 
 	"github.com/redtap/redtap/rdb"
+	"github.com/redtap/redtap/replica"
 )
 
 // jsonlWriter writes one JSON object per line: one per key, in the format of
 // the conformance corpus (rdb-corpus/MANIFEST.md, "Layout and formats"),
-// plus records for aux fields, functions and module aux data:
+// plus records for aux fields, functions and module aux data, and for the
+// tap one per (re)synchronisation and one per command:
 //
 //	{"kind":"key","db":0,"key":"k","type":"hash","expire_ms":null,"value":{"f":"v"}}
 //	{"kind":"aux","key":"redis-ver","value":"7.0.15"}
 //	{"kind":"function","code":"#!lua name=lib\n..."}
 //	{"kind":"module_aux","module":"test__rdb","version":1,"when":2,"raw":{"base64":"..."}}
+//	{"kind":"sync","mode":"full","replid":"...","offset":0,"reason":"..."}
+//	{"kind":"cmd","db":0,"offset":1234,"args":["SET","k","v"]}
 //
 // Strings that are not valid UTF-8 are written as {"base64":"..."}. Zset
 // scores are JSON numbers in their shortest round-trip form, or the strings
@@ -32,6 +36,10 @@ import (
 // a hash that spans several chunks (more fields than --chunk) always uses
 // the pairs form, and a field with a TTL is written as [f, v, ms] there:
 // the writer holds no more than one chunk of any key.
+//
+// A sync record's reason is there only when the master refused to resume.
+// A cmd record's offset is the replication offset right after the command,
+// and a transaction is a MULTI record, the commands and an EXEC record.
 type jsonlWriter struct {
 	o   out
 	cfg writerConfig
@@ -48,7 +56,7 @@ func newJSONLWriter(w io.Writer, cfg writerConfig) *jsonlWriter {
 
 func (w *jsonlWriter) Flush() error { return w.o.flush() }
 
-func (w *jsonlWriter) WriteRecord(rec rdb.Record) error {
+func (w *jsonlWriter) Record(rec rdb.Record) error {
 	b := w.o.buf
 	switch r := rec.(type) {
 	case *rdb.Entry:
@@ -80,6 +88,51 @@ func (w *jsonlWriter) WriteRecord(rec rdb.Record) error {
 	return w.o.spill()
 }
 
+func (w *jsonlWriter) Sync(s *replica.Sync) error {
+	b := append(w.o.buf, `{"kind":"sync","mode":"`...)
+	b = append(b, s.Mode.String()...)
+	b = append(b, `","replid":`...)
+	b = appendJSONString(b, s.ReplID)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, s.Offset, 10)
+	if s.Reason != "" {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, s.Reason)
+	}
+	w.o.buf = append(b, "}\n"...)
+	return w.o.spill()
+}
+
+func (w *jsonlWriter) Command(c *replica.Command) error {
+	w.o.buf = appendCmd(w.o.buf, c.DB, c.Offset, c.Args)
+	return w.o.spill()
+}
+
+func (w *jsonlWriter) Transaction(tx *replica.Transaction, cmds []replica.Command) error {
+	b := appendCmd(w.o.buf, tx.DB, multiOffset(tx), argsMulti)
+	for i := range cmds {
+		b = appendCmd(b, cmds[i].DB, cmds[i].Offset, cmds[i].Args)
+	}
+	w.o.buf = appendCmd(b, execDB(tx), tx.Offset, argsExec)
+	return w.o.spill()
+}
+
+// appendCmd appends one "cmd" record.
+func appendCmd(b []byte, db int, off int64, args [][]byte) []byte {
+	b = append(b, `{"kind":"cmd","db":`...)
+	b = strconv.AppendInt(b, int64(db), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, off, 10)
+	b = append(b, `,"args":[`...)
+	for i, a := range args {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONBytes(b, a)
+	}
+	return append(b, "]}\n"...)
+}
+
 // head writes the record up to and including `"value":`.
 func (w *jsonlWriter) head(b []byte) []byte {
 	k := &w.k
@@ -102,22 +155,17 @@ func (w *jsonlWriter) head(b []byte) []byte {
 
 func (w *jsonlWriter) entry(e *rdb.Entry) error {
 	k := &w.k
-	if e.Chunk == 0 {
-		k.start(e)
-	}
+	k.follow(e)
 	b := w.o.buf
 	switch e.Type {
-	case rdb.TypeString:
+	case rdb.TypeString, rdb.TypeModule:
 		b = w.head(b)
-		b = appendJSONBytes(b, e.Str)
-		b = append(b, "}\n"...)
-		w.o.buf = b
-		return w.o.spill()
-	case rdb.TypeModule:
-		b = w.head(b)
-		b = appendModule(b, e.Module)
-		b = append(b, "}\n"...)
-		w.o.buf = b
+		if e.Type == rdb.TypeString {
+			b = appendJSONBytes(b, e.Str)
+		} else {
+			b = appendModule(b, e.Module)
+		}
+		w.o.buf = append(b, "}\n"...)
 		return w.o.spill()
 	case rdb.TypeStream:
 		if !k.begun {
@@ -179,24 +227,27 @@ func (w *jsonlWriter) open(b []byte, e *rdb.Entry) []byte {
 	return append(b, '{')
 }
 
+// sep appends the comma before each element of a value but the first.
+func (w *jsonlWriter) sep(b []byte) []byte {
+	if w.k.n > 0 {
+		b = append(b, ',')
+	}
+	w.k.n++
+	return b
+}
+
 func (w *jsonlWriter) elems(b []byte, e *rdb.Entry) []byte {
 	k := &w.k
 	switch e.Type {
 	case rdb.TypeList, rdb.TypeSet:
 		for _, s := range e.Elems {
-			if k.n > 0 {
-				b = append(b, ',')
-			}
-			k.n++
+			b = w.sep(b)
 			b = appendJSONBytes(b, s)
 		}
 	case rdb.TypeZSet:
 		for i := range e.Members {
 			m := &e.Members[i]
-			if k.n > 0 {
-				b = append(b, ',')
-			}
-			k.n++
+			b = w.sep(b)
 			b = append(b, '[')
 			b = appendJSONBytes(b, m.Name)
 			b = append(b, ',')
@@ -206,26 +257,35 @@ func (w *jsonlWriter) elems(b []byte, e *rdb.Entry) []byte {
 	case rdb.TypeHash:
 		for i := range e.Fields {
 			f := &e.Fields[i]
-			if k.n > 0 {
+			b = w.sep(b)
+			b = w.field(b, f.Name)
+			b = appendJSONBytes(b, f.Value)
+			if k.multi && f.Expire != 0 { // the pairs form
 				b = append(b, ',')
+				b = strconv.AppendInt(b, f.Expire, 10)
 			}
-			k.n++
-			if w.pairs {
-				b = append(b, '[')
-				b = appendJSONBytes(b, f.Name)
-				b = append(b, ',')
-				b = appendJSONBytes(b, f.Value)
-				if k.multi && f.Expire != 0 {
-					b = append(b, ',')
-					b = strconv.AppendInt(b, f.Expire, 10)
-				}
-				b = append(b, ']')
-			} else {
-				b = appendJSONBytes(b, f.Name)
-				b = append(b, ':')
-				b = appendJSONBytes(b, f.Value)
-			}
+			b = w.fieldEnd(b)
 		}
+	}
+	return b
+}
+
+// field starts a hash entry of field name: [name, in the pairs form, name:
+// in the object form. fieldEnd ends it.
+func (w *jsonlWriter) field(b, name []byte) []byte {
+	if w.pairs {
+		b = append(b, '[')
+	}
+	b = appendJSONBytes(b, name)
+	if w.pairs {
+		return append(b, ',')
+	}
+	return append(b, ':')
+}
+
+func (w *jsonlWriter) fieldEnd(b []byte) []byte {
+	if w.pairs {
+		return append(b, ']')
 	}
 	return b
 }
@@ -258,17 +318,9 @@ func (w *jsonlWriter) close(b []byte, e *rdb.Entry) []byte {
 			} else {
 				b = append(b, ',')
 			}
-			if w.pairs {
-				b = append(b, '[')
-				b = appendJSONBytes(b, f.Name)
-				b = append(b, ',')
-				b = strconv.AppendInt(b, f.Expire, 10)
-				b = append(b, ']')
-			} else {
-				b = appendJSONBytes(b, f.Name)
-				b = append(b, ':')
-				b = strconv.AppendInt(b, f.Expire, 10)
-			}
+			b = w.field(b, f.Name)
+			b = strconv.AppendInt(b, f.Expire, 10)
+			b = w.fieldEnd(b)
 		}
 		if !first {
 			if w.pairs {
@@ -291,10 +343,7 @@ func (w *jsonlWriter) streamEntries(b []byte, e *rdb.Entry) []byte {
 		if !k.haveFirst {
 			k.firstID, k.haveFirst = se.ID, true
 		}
-		if k.n > 0 {
-			b = append(b, ',')
-		}
-		k.n++
+		b = w.sep(b)
 		b = append(b, '[')
 		b = appendID(b, se.ID)
 		b = append(b, ",["...)

@@ -24,6 +24,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,8 +33,7 @@ import (
 	"syscall"
 )
 
-// command is one subcommand. dump and tap share the record writers of
-// writer.go.
+// command is one subcommand. dump and tap share the writers of writer.go.
 type command struct {
 	name    string
 	args    string
@@ -98,4 +99,49 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-5s %-28s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintf(w, "  %-5s %-28s %s\n", "help", "[command]", "show this help, or a command's flags")
+}
+
+// usageErr reports a bad command line on the flag set's output, followed
+// by the usage.
+func usageErr(fs *flag.FlagSet, format string, a ...any) error {
+	msg := fmt.Sprintf(format, a...)
+	fmt.Fprintf(fs.Output(), "redtap %s: %s\n", fs.Name(), msg)
+	fs.Usage()
+	return errors.New(msg)
+}
+
+// usageExit is the exit code for an error from parsing a command line.
+func usageExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
+}
+
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// checkChunk checks --chunk, where 0 means the default unless given.
+func checkChunk(fs *flag.FlagSet, chunk int) error {
+	if chunk < 0 || chunk == 0 && isFlagSet(fs, "chunk") {
+		return usageErr(fs, "--chunk %d: want at least 1", chunk)
+	}
+	return nil
+}
+
+// writeError marks a failure to write the output, as opposed to a failure
+// to read the input.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "write output: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// outputGone reports a write error because the reader of stdout went away
+// (`| head`): a quiet end.
+func outputGone(err error) bool {
+	var we *writeError
+	return errors.As(err, &we) && errors.Is(err, syscall.EPIPE)
 }

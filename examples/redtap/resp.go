@@ -6,8 +6,10 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/redtap/redtap/rdb"
 	"github.com/tidwall/redcon"
+
+	"github.com/redtap/redtap/rdb"
+	"github.com/redtap/redtap/replica"
 )
 
 // respWriter writes RESP commands that rebuild the snapshot's dataset when
@@ -34,6 +36,12 @@ import (
 //
 // Aux fields and module aux data have no command and are skipped; so are
 // empty collections, which Redis cannot hold. LRU/LFU hints are not kept.
+//
+// The tap's commands are written as they came, MULTI and EXEC included,
+// with SELECT whenever the database changes. A full resynchronisation
+// replaces the dataset, as on a real replica: when something may have been
+// written before, it starts with FLUSHALL and FUNCTION FLUSH (FLUSHDB of
+// each --db database).
 type respWriter struct {
 	o   out
 	cfg writerConfig
@@ -42,15 +50,18 @@ type respWriter struct {
 	db  int // selected database, -1 before the first SELECT
 	num [40]byte
 	pay []byte // RESTORE payload scratch
+	// written: something may have been written before the next full sync
+	// (by an earlier session, or by the run a resumed tap continues).
+	written bool
 }
 
 func newRESPWriter(w io.Writer, cfg writerConfig) *respWriter {
-	return &respWriter{o: newOut(w), cfg: cfg, db: -1}
+	return &respWriter{o: newOut(w), cfg: cfg, db: -1, written: cfg.Resumed}
 }
 
 func (w *respWriter) Flush() error { return w.o.flush() }
 
-func (w *respWriter) WriteRecord(rec rdb.Record) error {
+func (w *respWriter) Record(rec rdb.Record) error {
 	switch r := rec.(type) {
 	case *rdb.Entry:
 		return w.entry(r)
@@ -64,6 +75,64 @@ func (w *respWriter) WriteRecord(rec rdb.Record) error {
 		return w.o.spill()
 	}
 	return nil
+}
+
+func (w *respWriter) Sync(s *replica.Sync) error {
+	if s.Mode == replica.SyncFull && w.written && !w.cfg.NoSnapshot {
+		b := w.o.buf
+		for _, db := range w.cfg.DBs {
+			b = w.command(b, db, argsFlushDB)
+		}
+		if len(w.cfg.DBs) == 0 {
+			b = w.command(b, -1, argsFlushAll)
+			b = w.command(b, -1, argsFunctionFlush)
+		}
+		w.o.buf = b
+	}
+	w.written = true
+	return w.o.spill()
+}
+
+func (w *respWriter) Command(c *replica.Command) error {
+	w.o.buf = w.command(w.o.buf, c.DB, c.Args)
+	return w.o.spill()
+}
+
+func (w *respWriter) Transaction(tx *replica.Transaction, cmds []replica.Command) error {
+	b := w.command(w.o.buf, tx.DB, argsMulti)
+	for i := range cmds {
+		b = w.command(b, cmds[i].DB, cmds[i].Args)
+	}
+	w.o.buf = w.command(b, -1, argsExec)
+	return w.o.spill()
+}
+
+var (
+	argsFlushDB       = [][]byte{[]byte("FLUSHDB")}
+	argsFlushAll      = [][]byte{[]byte("FLUSHALL")}
+	argsFunctionFlush = [][]byte{[]byte("FUNCTION"), []byte("FLUSH")}
+)
+
+// command appends a command of the stream, run in database db (-1: any).
+func (w *respWriter) command(b []byte, db int, args [][]byte) []byte {
+	b = w.selectDB(b, db)
+	b = redcon.AppendArray(b, len(args))
+	for _, a := range args {
+		b = redcon.AppendBulk(b, a)
+	}
+	return b
+}
+
+// selectDB appends SELECT db unless db is selected already or -1.
+func (w *respWriter) selectDB(b []byte, db int) []byte {
+	if db < 0 || db == w.db {
+		return b
+	}
+	b = redcon.AppendArray(b, 2)
+	b = redcon.AppendBulkString(b, "SELECT")
+	b = w.bulkInt(b, int64(db))
+	w.db = db
+	return b
 }
 
 func (w *respWriter) bulkInt(b []byte, v int64) []byte {
@@ -101,12 +170,7 @@ func (w *respWriter) cmd(b []byte, n int, name string) []byte {
 
 // subcmd is cmd for commands with a subcommand before the key (XGROUP).
 func (w *respWriter) subcmd(b []byte, n int, name, sub string) []byte {
-	if w.db != w.k.db {
-		b = redcon.AppendArray(b, 2)
-		b = redcon.AppendBulkString(b, "SELECT")
-		b = w.bulkInt(b, int64(w.k.db))
-		w.db = w.k.db
-	}
+	b = w.selectDB(b, w.k.db)
 	b = redcon.AppendArray(b, n)
 	b = redcon.AppendBulkString(b, name)
 	if sub != "" {
@@ -126,9 +190,7 @@ func (w *respWriter) expire(b []byte) []byte {
 
 func (w *respWriter) entry(e *rdb.Entry) error {
 	k := &w.k
-	if e.Chunk == 0 {
-		k.start(e)
-	}
+	k.follow(e)
 	b := w.o.buf
 	switch e.Type {
 	case rdb.TypeString:
@@ -143,16 +205,13 @@ func (w *respWriter) entry(e *rdb.Entry) error {
 		w.pay = modulePayload(w.pay[:0], e.Module)
 		b = redcon.AppendBulk(b, w.pay)
 		b = redcon.AppendBulkString(b, "REPLACE")
-	case rdb.TypeList:
+	case rdb.TypeList, rdb.TypeSet:
 		if len(e.Elems) > 0 {
-			b = w.cmd(b, 2+len(e.Elems), "RPUSH")
-			for _, s := range e.Elems {
-				b = redcon.AppendBulk(b, s)
+			name := "RPUSH"
+			if e.Type == rdb.TypeSet {
+				name = "SADD"
 			}
-		}
-	case rdb.TypeSet:
-		if len(e.Elems) > 0 {
-			b = w.cmd(b, 2+len(e.Elems), "SADD")
+			b = w.cmd(b, 2+len(e.Elems), name)
 			for _, s := range e.Elems {
 				b = redcon.AppendBulk(b, s)
 			}

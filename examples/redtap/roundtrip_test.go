@@ -93,11 +93,7 @@ func TestRESPRoundTrip(t *testing.T) {
 			require.NoError(t, cb.FunctionFlush(ctx).Err())
 			resp, stderr, code := dumpT(t, nil, "--format", "resp", src)
 			require.Equal(t, 0, code, stderr)
-			pipe := exec.CommandContext(ctx, cli, "-h", "127.0.0.1", "-p", strconv.Itoa(b.Port), "--pipe")
-			pipe.Stdin = bytes.NewReader(resp)
-			msg, err := pipe.CombinedOutput()
-			require.NoError(t, err, "redis-cli --pipe: %s", msg)
-			require.Contains(t, string(msg), "errors: 0,", "redis-cli --pipe: %s", msg)
+			pipeInto(t, ctx, cli, b, bytes.NewReader(resp))
 
 			keys := dbSizes(ctx, t, ca)
 			require.Equal(t, keys, dbSizes(ctx, t, cb), "keys per database")
@@ -279,6 +275,18 @@ func TestRESPModulePayload(t *testing.T) {
 		}
 		require.NotZero(t, n, rel)
 	}
+}
+
+// pipeInto sends RESP commands to server s through `redis-cli --pipe`
+// (binary cli), which must report no error, and returns its report.
+func pipeInto(t testing.TB, ctx context.Context, cli string, s *redistest.Server, resp io.Reader) string {
+	t.Helper()
+	pipe := exec.CommandContext(ctx, cli, "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port), "--pipe")
+	pipe.Stdin = resp
+	msg, err := pipe.CombinedOutput()
+	require.NoError(t, err, "redis-cli --pipe: %s", msg)
+	require.Contains(t, string(msg), "errors: 0,", "redis-cli --pipe: %s", msg)
+	return strings.TrimSpace(string(msg))
 }
 
 // parseRESP splits a stream of RESP arrays of bulk strings into commands.

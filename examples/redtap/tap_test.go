@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -221,15 +219,6 @@ func TestTapUsage(t *testing.T) {
 	require.Contains(t, stderr.String(), "redtap: tap 127.0.0.1:1:")
 }
 
-func TestRESPLen(t *testing.T) {
-	args := [][]byte{[]byte("SET"), []byte("key"), bytes.Repeat([]byte("v"), 12)}
-	var b []byte
-	b = append(b, "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$12\r\nvvvvvvvvvvvv\r\n"...)
-	require.EqualValues(t, len(b), respLen(args))
-	require.EqualValues(t, 15, respLen(argsMulti))
-	require.EqualValues(t, 14, respLen(argsExec))
-}
-
 // TestTapJSONL runs the tap in process: a sync line, the snapshot's keys
 // (a big key in chunks, a binary key), then cmd lines with exact offsets,
 // MULTI and EXEC around a transaction, the database of each command,
@@ -336,16 +325,12 @@ func TestTapRESPPipe(t *testing.T) {
 	f, err := os.Open(out)
 	require.NoError(t, err)
 	defer f.Close()
-	pipe := exec.CommandContext(ctx, cli, "-h", "127.0.0.1", "-p", strconv.Itoa(target.Port), "--pipe")
-	pipe.Stdin = f
-	msg, err := pipe.CombinedOutput()
-	require.NoError(t, err, "%s", msg)
-	require.Contains(t, string(msg), "errors: 0,", "%s", msg)
+	msg := pipeInto(t, ctx, cli, target, f)
 
 	diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, w.DBs)
 	require.NoError(t, err)
 	require.Empty(t, diffs)
-	t.Logf("redis-cli --pipe: %s", strings.TrimSpace(string(msg)))
+	t.Logf("redis-cli --pipe: %s", msg)
 }
 
 func waitFile(t *testing.T, ctx context.Context, path, what string, cond func([]byte) bool) {
@@ -360,402 +345,6 @@ func waitFile(t *testing.T, ctx context.Context, path, what string, cond func([]
 			t.Fatalf("timed out waiting for %s (%d bytes of output)", what, len(b))
 		case <-time.After(20 * time.Millisecond):
 		}
-	}
-}
-
-// buildRedtap builds this command into a temporary directory.
-func buildRedtap(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "redtap")
-	msg, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", msg)
-	return bin
-}
-
-// tapProc is `redtap tap` running as a child process, stdout to a file.
-type tapProc struct {
-	cmd    *exec.Cmd
-	out    string
-	stderr *syncBuffer
-	done   chan error
-}
-
-func startTapProc(t *testing.T, bin, out string, args ...string) *tapProc {
-	t.Helper()
-	f, err := os.Create(out)
-	require.NoError(t, err)
-	p := &tapProc{cmd: exec.Command(bin, append([]string{"tap"}, args...)...), out: out, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Stdout = f
-	p.cmd.Stderr = p.stderr
-	require.NoError(t, p.cmd.Start())
-	f.Close()
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill() //nolint:errcheck
-		<-p.done
-		p.done <- nil
-	})
-	return p
-}
-
-// signal sends sig and waits for the process to end.
-func (p *tapProc) signal(t *testing.T, sig syscall.Signal) error {
-	t.Helper()
-	require.NoError(t, p.cmd.Process.Signal(sig))
-	select {
-	case err := <-p.done:
-		p.done <- err
-		return err
-	case <-time.After(time.Minute):
-		t.Fatalf("tap did not exit on %v; stderr:\n%s", sig, p.stderr.String())
-		return nil
-	}
-}
-
-func loadCheckpoint(t *testing.T, ctx context.Context, path string) replica.Position {
-	t.Helper()
-	fc, err := replica.NewFileCheckpointer(path)
-	require.NoError(t, err)
-	pos, err := fc.Load(ctx)
-	require.NoError(t, err)
-	return pos
-}
-
-// TestTapKillResume is acceptance 2's restart test: the tap process is
-// SIGKILLed in the middle of a stream of numbered writes and restarted with
-// its checkpoint: the second run starts with a "continue" sync at the
-// checkpoint, writes no snapshot, and the writes it delivers are exactly
-// the ones after the checkpoint. Together with the first run's lines up to
-// the checkpoint they are every write once, in order. Everything the
-// checkpoint claims was in the first run's output (stdout is flushed before
-// each save).
-func TestTapKillResume(t *testing.T) {
-	ctx := tapTestCtx(t)
-	bin := buildRedtap(t)
-	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
-	// Numbered writes in db 2, noise in db 0 between them: the checkpoint
-	// must carry the selected database across the restart.
-	mc := redis.NewClient(&redis.Options{Addr: m.Addr, DB: 2, Protocol: 2, DisableIdentity: true})
-	defer mc.Close()
-	noise := m.Client()
-	dir := t.TempDir()
-	cp := filepath.Join(dir, "cp.json")
-	const key = "seq:log"
-	sw := &oracle.SeqWriter{Key: key}
-	require.NoError(t, sw.Write(ctx, mc, 100)) // in the snapshot
-
-	p1 := startTapProc(t, bin, filepath.Join(dir, "out1"), "--addr", m.Addr, "--checkpoint", cp)
-	waitLines(t, ctx, p1.out, "snapshot", func(l []tapLine) bool { return len(l) > 0 })
-	// Write until a checkpoint past the snapshot exists, then some more,
-	// and kill the tap while it is busy.
-	for {
-		require.NoError(t, noise.Incr(ctx, "noise").Err())
-		require.NoError(t, sw.Write(ctx, mc, 200))
-		if pos := loadCheckpoint(t, ctx, cp); pos.Offset > 0 && len(seqs(t, readTapLines(t, p1.out), key, pos.Offset)) > 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	require.NoError(t, sw.Write(ctx, mc, 500))
-	err := p1.signal(t, syscall.SIGKILL)
-	require.Error(t, err, "killed")
-	pos := loadCheckpoint(t, ctx, cp)
-	lines1 := readTapLines(t, p1.out)
-	require.Equal(t, "full", lines1[0].Mode)
-	before := seqs(t, lines1, key, pos.Offset)
-	require.NotEmpty(t, before)
-	require.NoError(t, oracle.CheckSeq(before, 101, before[len(before)-1]), "first run, up to the checkpoint")
-	redelivered := seqs(t, lines1, key, -1)[len(before):]
-
-	require.NoError(t, sw.Write(ctx, mc, 300)) // while no tap runs
-	p2 := startTapProc(t, bin, filepath.Join(dir, "out2"), "--addr", m.Addr, "--checkpoint", cp)
-	require.NoError(t, sw.Write(ctx, mc, 300))
-	require.NoError(t, noise.Incr(ctx, "noise").Err())
-	require.NoError(t, sw.Write(ctx, mc, 300))
-	last := sw.Last()
-	lines2 := waitLines(t, ctx, p2.out, "last write", hasSeq(t, key, last))
-	require.NoError(t, p2.signal(t, syscall.SIGTERM), "stderr: %s", p2.stderr.String())
-
-	require.Equal(t, "sync", lines2[0].Kind)
-	require.Equal(t, "continue", lines2[0].Mode, "resumed with +CONTINUE")
-	require.Equal(t, pos.Offset, lines2[0].Offset)
-	require.Equal(t, pos.ReplID, lines2[0].ReplID)
-	for _, l := range lines2 {
-		require.NotEqual(t, "key", l.Kind, "no second snapshot")
-		if l.Kind == "sync" {
-			require.Equal(t, "continue", l.Mode)
-		}
-	}
-	for _, l := range append(lines1, lines2...) {
-		if n, ok := oracle.SeqOf(key, l.args(t)); ok && l.Kind == "cmd" {
-			require.Equal(t, 2, l.DB, "write %d", n)
-		}
-	}
-	after := seqs(t, lines2, key, -1)
-	require.NoError(t, oracle.CheckSeq(after, before[len(before)-1]+1, last), "second run: exactly the writes after the checkpoint")
-	require.Equal(t, redelivered, after[:len(redelivered)], "lines past the checkpoint are delivered again, nothing else")
-	final := loadCheckpoint(t, ctx, cp)
-	require.Equal(t, lines2[len(lines2)-1].Offset, final.Offset, "SIGTERM saves the last line's position")
-	t.Logf("checkpoint at kill %v: %d writes before it, %d written again after it; second run delivered %d writes (%d..%d)",
-		pos, len(before), len(redelivered), len(after), after[0], last)
-}
-
-// TestTapFailoverRestart: the tap stops (SIGTERM) while following master
-// M; replica R is promoted; the tap restarted with --addr R and the same
-// checkpoint continues with +CONTINUE (PSYNC2, replid2), no snapshot, and
-// delivers the writes made on R.
-func TestTapFailoverRestart(t *testing.T) {
-	ctx := tapTestCtx(t)
-	bin := buildRedtap(t)
-	args := []string{"--repl-diskless-sync-delay", "0"}
-	m := redistest.Start(t, redistest.Options{Args: args})
-	r := redistest.Start(t, redistest.Options{Args: args, ReplicaOf: m.Addr})
-	mc, rc := m.Client(), r.Client()
-	dir := t.TempDir()
-	cp := filepath.Join(dir, "cp.json")
-	const key = "seq:log"
-	sw := &oracle.SeqWriter{Key: key}
-
-	p1 := startTapProc(t, bin, filepath.Join(dir, "out1"), "--addr", m.Addr, "--checkpoint", cp)
-	waitLines(t, ctx, p1.out, "sync", func(l []tapLine) bool { return len(l) > 0 })
-	require.NoError(t, sw.Write(ctx, mc, 300))
-	waitLines(t, ctx, p1.out, "writes", hasSeq(t, key, sw.Last()))
-	require.NoError(t, p1.signal(t, syscall.SIGTERM))
-	pos := loadCheckpoint(t, ctx, cp)
-
-	minfo, err := m.Info(ctx, "replication")
-	require.NoError(t, err)
-	redistest.WaitFor(t, time.Minute, "replica caught up", func() bool {
-		info, err := r.Info(ctx, "replication")
-		return err == nil && info["master_link_status"] == "up" && info["master_repl_offset"] == minfo["master_repl_offset"]
-	})
-	require.NoError(t, rc.Do(ctx, "REPLICAOF", "NO", "ONE").Err())
-	first := sw.Last() + 1
-	require.NoError(t, sw.Write(ctx, rc, 300))
-
-	p2 := startTapProc(t, bin, filepath.Join(dir, "out2"), "--addr", r.Addr, "--checkpoint", cp)
-	lines := waitLines(t, ctx, p2.out, "writes on the promoted replica", hasSeq(t, key, sw.Last()))
-	require.NoError(t, p2.signal(t, syscall.SIGTERM))
-	require.Equal(t, "continue", lines[0].Mode, "%+v", lines[0])
-	require.Equal(t, pos.Offset, lines[0].Offset)
-	require.NotEqual(t, pos.ReplID, lines[0].ReplID, "the promoted replica's new id")
-	for _, l := range lines {
-		require.NotEqual(t, "key", l.Kind, "no snapshot")
-	}
-	require.NoError(t, oracle.CheckSeq(seqs(t, lines, key, -1), first, sw.Last()))
-}
-
-// drainResult is one round of TestTapDrainBenchmark.
-type drainResult struct {
-	name   string
-	cmds   int64   // commands written while the consumer was stopped
-	bytes  int64   // replication stream bytes they took
-	secs   float64 // from SIGCONT to the consumer having processed the last one
-	cpu    float64 // CPU seconds (user+sys) the consumer process used meanwhile
-	writeS float64 // how long redis-benchmark took to write them
-}
-
-func (r drainResult) String() string {
-	return fmt.Sprintf("%-22s %9d cmds %7.1f MB  drain %6.2f s = %9.0f cmd/s (%6.1f MB/s)  consumer CPU %6.2f s = %9.0f cmd/CPU-s  (written in %.2f s)",
-		r.name, r.cmds, float64(r.bytes)/1e6, r.secs, float64(r.cmds)/r.secs, float64(r.bytes)/1e6/r.secs, r.cpu, float64(r.cmds)/r.cpu, r.writeS)
-}
-
-// procCPU returns the user+system CPU seconds of a process (Linux /proc).
-func procCPU(t *testing.T, pid int) float64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	require.NoError(t, err)
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	utime, err := strconv.ParseFloat(f[11], 64)
-	require.NoError(t, err)
-	stime, err := strconv.ParseFloat(f[12], 64)
-	require.NoError(t, err)
-	return (utime + stime) / 100 // USER_HZ
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-// TestTapDrainBenchmark is acceptance 5 (not a unit test: it runs only
-// with REDTAP_BENCH=1). For each consumer in turn (the tap with --format
-// none; a real `redis-server --replicaof`; `redis-cli --replica`) attached
-// alone to the same master: stop it with SIGSTOP, let redis-benchmark write
-// REDTAP_BENCH_N (default 3,000,000) SETs, which pile up in the master's
-// output buffer for it, SIGCONT it and time until it has processed the last
-// one. The finish line is the master's WAIT 1 0 after a last SET (the tap
-// and the replica acknowledge only what they have processed, and answer the
-// REPLCONF GETACK that WAIT queues behind the data); redis-cli sends no
-// acknowledgements, so its finish line is the last SET appearing on its
-// stdout. REDTAP_BENCH_ROUNDS repeats the three rounds.
-func TestTapDrainBenchmark(t *testing.T) {
-	if os.Getenv("REDTAP_BENCH") == "" {
-		t.Skip("a benchmark: set REDTAP_BENCH=1 (and optionally REDTAP_BENCH_N, REDTAP_BENCH_ROUNDS)")
-	}
-	n := envInt("REDTAP_BENCH_N", 3_000_000)
-	rounds := envInt("REDTAP_BENCH_ROUNDS", 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	bin := buildRedtap(t)
-	benchBin := redistest.Binary(t, "redis-benchmark")
-	cliBin := redistest.Binary(t, "redis-cli")
-	srvBin := redistest.Binary(t, "redis-server")
-	m := redistest.Start(t, redistest.Options{Args: []string{
-		"--client-output-buffer-limit", "replica 0 0 0", // keep stopped consumers attached
-		"--repl-timeout", "3600", "--repl-diskless-sync-delay", "0",
-	}})
-	// No read timeout: WAIT blocks for as long as the drain takes.
-	mc := redis.NewClient(&redis.Options{Addr: m.Addr, ReadTimeout: -1, Protocol: 2, DisableIdentity: true})
-	defer mc.Close()
-	offset := func() int64 {
-		info, err := m.Info(ctx, "replication")
-		require.NoError(t, err)
-		o, err := strconv.ParseInt(info["master_repl_offset"], 10, 64)
-		require.NoError(t, err)
-		return o
-	}
-	// online waits until one replica is online and, when it acknowledges,
-	// has acknowledged everything.
-	online := func(acks bool) {
-		redistest.WaitFor(t, 5*time.Minute, "consumer online", func() bool {
-			info, err := m.Info(ctx, "replication")
-			if err != nil || info["connected_slaves"] != "1" || !strings.Contains(info["slave0"], "state=online") {
-				return false
-			}
-			return !acks || strings.Contains(info["slave0"], "offset="+info["master_repl_offset"]+",")
-		})
-	}
-	// pileUp writes n SETs and a marker while the consumer is stopped.
-	pileUp := func(r *drainResult) {
-		require.NoError(t, mc.FlushAll(ctx).Err())
-		before := offset()
-		start := time.Now()
-		out, err := exec.CommandContext(ctx, benchBin, "-h", "127.0.0.1", "-p", strconv.Itoa(m.Port),
-			"-t", "set", "-n", strconv.Itoa(n), "-r", "100000000", "-d", "16", "-P", "64", "-q").CombinedOutput()
-		require.NoError(t, err, "%s", out)
-		r.writeS = time.Since(start).Seconds()
-		r.cmds = int64(n)
-		r.bytes = offset() - before
-	}
-	var results []drainResult
-
-	// waitAcked stops the clock when the master's WAIT says one replica
-	// has acknowledged the marker SET.
-	waitAcked := func(conn *redis.Conn) {
-		acked, err := conn.Do(ctx, "WAIT", 1, 0).Int()
-		require.NoError(t, err)
-		require.Equal(t, 1, acked)
-	}
-
-	for round := 0; round < rounds; round++ {
-		// A: the tap.
-		{
-			require.NoError(t, mc.FlushAll(ctx).Err())
-			p := startTapProc(t, bin, filepath.Join(t.TempDir(), "out"), "--addr", m.Addr, "--format", "none")
-			online(true)
-			r := drainResult{name: "redtap tap --format none"}
-			require.NoError(t, p.cmd.Process.Signal(syscall.SIGSTOP))
-			pileUp(&r)
-			conn := mc.Conn()
-			require.NoError(t, conn.Set(ctx, "bench:done", 1, 0).Err())
-			cpu0 := procCPU(t, p.cmd.Process.Pid)
-			start := time.Now()
-			require.NoError(t, p.cmd.Process.Signal(syscall.SIGCONT))
-			waitAcked(conn)
-			r.secs = time.Since(start).Seconds()
-			r.cpu = procCPU(t, p.cmd.Process.Pid) - cpu0
-			conn.Close()
-			require.NoError(t, p.signal(t, syscall.SIGTERM), "%s", p.stderr.String())
-			results = append(results, r)
-			t.Log(r)
-		}
-		// B: a real replica.
-		{
-			require.NoError(t, mc.FlushAll(ctx).Err())
-			port := redistest.FreePort(t)
-			dir := t.TempDir()
-			rs := exec.Command(srvBin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-				"--logfile", filepath.Join(dir, "log"), "--save", "", "--appendonly", "no",
-				"--replicaof", "127.0.0.1", strconv.Itoa(m.Port))
-			require.NoError(t, rs.Start())
-			online(true)
-			r := drainResult{name: "redis-server replica"}
-			require.NoError(t, rs.Process.Signal(syscall.SIGSTOP))
-			pileUp(&r)
-			conn := mc.Conn()
-			require.NoError(t, conn.Set(ctx, "bench:done", 1, 0).Err())
-			cpu0 := procCPU(t, rs.Process.Pid)
-			start := time.Now()
-			require.NoError(t, rs.Process.Signal(syscall.SIGCONT))
-			waitAcked(conn)
-			r.secs = time.Since(start).Seconds()
-			r.cpu = procCPU(t, rs.Process.Pid) - cpu0
-			conn.Close()
-			rs.Process.Kill() //nolint:errcheck
-			rs.Wait()         //nolint:errcheck
-			results = append(results, r)
-			t.Log(r)
-		}
-		// C: redis-cli --replica.
-		{
-			require.NoError(t, mc.FlushAll(ctx).Err())
-			rc := exec.Command(cliBin, "-h", "127.0.0.1", "-p", strconv.Itoa(m.Port), "--replica")
-			stdout, err := rc.StdoutPipe()
-			require.NoError(t, err)
-			rc.Stderr = io.Discard
-			require.NoError(t, rc.Start())
-			seen := make(chan struct{})
-			go func() {
-				marker := []byte(`"bench:done"`)
-				buf := make([]byte, 1<<20)
-				var window, carry []byte // carry: the last bytes of the previous read
-				for {
-					k, err := stdout.Read(buf)
-					window = append(append(window[:0], carry...), buf[:k]...)
-					if bytes.Contains(window, marker) {
-						close(seen)
-						io.Copy(io.Discard, stdout) //nolint:errcheck
-						return
-					}
-					carry = append(carry[:0], window[max(0, len(window)-len(marker)):]...)
-					if err != nil {
-						return
-					}
-				}
-			}()
-			online(false)
-			time.Sleep(1500 * time.Millisecond) // redis-cli sleeps 1 s before its first ACK after a diskless sync
-			r := drainResult{name: "redis-cli --replica"}
-			require.NoError(t, rc.Process.Signal(syscall.SIGSTOP))
-			pileUp(&r)
-			require.NoError(t, mc.Set(ctx, "bench:done", 1, 0).Err())
-			cpu0 := procCPU(t, rc.Process.Pid)
-			start := time.Now()
-			require.NoError(t, rc.Process.Signal(syscall.SIGCONT))
-			select {
-			case <-seen:
-			case <-ctx.Done():
-				t.Fatal("redis-cli --replica never printed the marker")
-			}
-			r.secs = time.Since(start).Seconds()
-			r.cpu = procCPU(t, rc.Process.Pid) - cpu0
-			rc.Process.Kill() //nolint:errcheck
-			rc.Wait()         //nolint:errcheck
-			results = append(results, r)
-			t.Log(r)
-		}
-	}
-	for _, r := range results {
-		t.Log(r)
-	}
-	for i := 0; i+2 < len(results); i += 3 {
-		a, b, c := results[i], results[i+1], results[i+2]
-		t.Logf("round %d: tap/replica %.1fx (CPU %.1fx), tap/redis-cli %.1fx (CPU %.1fx)", i/3+1,
-			b.secs/a.secs, b.cpu/a.cpu, c.secs/a.secs, c.cpu/a.cpu)
 	}
 }
 
@@ -808,7 +397,7 @@ func TestTapInterruptedSnapshot(t *testing.T) {
 			}
 			b, err := os.ReadFile(out)
 			require.NoError(t, err)
-			cmds := parseRESPCommands(t, b)
+			cmds := parseRESP(t, b)
 			var names []string
 			for _, c := range cmds {
 				if c[0] != "RPUSH" {
@@ -818,36 +407,6 @@ func TestTapInterruptedSnapshot(t *testing.T) {
 			require.Equal(t, []string{"SELECT", "SET", "FLUSHALL", "FUNCTION", "SET", "SET"}, names)
 		})
 	}
-}
-
-// parseRESPCommands splits a RESP stream of arrays of bulk strings.
-func parseRESPCommands(t *testing.T, b []byte) [][]string {
-	t.Helper()
-	var cmds [][]string
-	line := func() string {
-		i := bytes.Index(b, []byte("\r\n"))
-		require.GreaterOrEqual(t, i, 0, "incomplete RESP")
-		s := string(b[:i])
-		b = b[i+2:]
-		return s
-	}
-	for len(b) > 0 {
-		h := line()
-		require.Equal(t, byte('*'), h[0], "%q", h)
-		n, err := strconv.Atoi(h[1:])
-		require.NoError(t, err)
-		cmd := make([]string, n)
-		for i := range cmd {
-			l := line()
-			k, err := strconv.Atoi(l[1:])
-			require.NoError(t, err)
-			require.GreaterOrEqual(t, len(b), k+2, "incomplete bulk")
-			cmd[i] = string(b[:k])
-			b = b[k+2:]
-		}
-		cmds = append(cmds, cmd)
-	}
-	return cmds
 }
 
 // TestTapOptions covers the connection and selection flags against real

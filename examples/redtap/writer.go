@@ -7,21 +7,30 @@ import (
 	"math"
 
 	"github.com/redtap/redtap/rdb"
+	"github.com/redtap/redtap/replica"
 )
 
-// recordWriter renders decoded snapshot records in one output format. The
-// dump subcommand feeds it every record of a file; the tap subcommand
-// (issue 3) is meant to feed the same writers with the snapshot's records
-// and add its own command records next to them.
+// eventWriter renders what redtap reads in one output format, and owns
+// all of that format's encoding. dump feeds it the records of a file
+// (Record, then Flush); the tap feeds it the replica's events through a
+// [tapWriter], which adds what every format shares on a live stream.
 //
 // Keys arrive as [*rdb.Entry] chunks (Chunk from 0, Last on the final one):
 // a writer begins a key's record on its first element, appends every chunk's
 // elements as they come and finishes the record on the Last chunk, so no key
-// is ever held whole. Slices in a record are only read during the call.
-type recordWriter interface {
-	// WriteRecord renders one decoder record. Records with nothing to show
-	// in this format (headers, RESIZEDB hints ...) are ignored.
-	WriteRecord(rec rdb.Record) error
+// is ever held whole. Slices in an argument are only read during the call.
+type eventWriter interface {
+	// Sync starts a (re)synchronisation with a master.
+	Sync(s *replica.Sync) error
+	// Record renders one snapshot record. Records with nothing to show in
+	// this format (headers, RESIZEDB hints ...) are ignored.
+	Record(rec rdb.Record) error
+	// Command renders one write of the command stream.
+	Command(c *replica.Command) error
+	// Transaction renders MULTI, cmds and EXEC. cmds are tx.Commands, or
+	// those of them that the --db filter keeps; MULTI and EXEC are those
+	// of the whole of tx.
+	Transaction(tx *replica.Transaction, cmds []replica.Command) error
 	// Flush writes everything buffered to the underlying writer.
 	Flush() error
 }
@@ -33,34 +42,56 @@ type writerConfig struct {
 	// so by default they are skipped. The RESP format cannot create an
 	// empty collection and always skips them.
 	KeepEmpty bool
+	// DBs are the only databases the output holds (--db), none for all.
+	DBs []int
+	// Resumed says that the output continues an earlier run's (the tap
+	// resumed from a checkpoint): even the first full sync replaces
+	// something.
+	Resumed bool
+	// NoSnapshot says that full syncs bring no snapshot (tap --snapshot
+	// skip): nothing would rebuild what they replace.
+	NoSnapshot bool
 }
 
-// Output formats.
+// Output formats, as --format names them.
 const (
 	formatJSONL = "jsonl"
 	formatRESP  = "resp"
 	formatNone  = "none"
 )
 
-// newRecordWriter returns the writer for a format name.
-func newRecordWriter(format string, w io.Writer, cfg writerConfig) (recordWriter, error) {
-	switch format {
-	case formatJSONL:
-		return newJSONLWriter(w, cfg), nil
-	case formatRESP:
-		return newRESPWriter(w, cfg), nil
-	case formatNone:
-		return nopWriter{}, nil
-	}
-	return nil, fmt.Errorf("unknown format %q (want jsonl, resp or none)", format)
+// formats are the output formats by --format name.
+var formats = map[string]func(io.Writer, writerConfig) eventWriter{
+	formatJSONL: func(w io.Writer, cfg writerConfig) eventWriter { return newJSONLWriter(w, cfg) },
+	formatRESP:  func(w io.Writer, cfg writerConfig) eventWriter { return newRESPWriter(w, cfg) },
+	formatNone:  func(io.Writer, writerConfig) eventWriter { return noneWriter{} },
 }
 
-// nopWriter discards everything: --format none, which still decodes every
-// value.
-type nopWriter struct{}
+// checkFormat reports an unknown --format name.
+func checkFormat(format string) error {
+	if _, ok := formats[format]; !ok {
+		return fmt.Errorf("unknown --format %q (want jsonl, resp or none)", format)
+	}
+	return nil
+}
 
-func (nopWriter) WriteRecord(rdb.Record) error { return nil }
-func (nopWriter) Flush() error                 { return nil }
+// newEventWriter returns the writer of a format.
+func newEventWriter(format string, w io.Writer, cfg writerConfig) (eventWriter, error) {
+	if err := checkFormat(format); err != nil {
+		return nil, err
+	}
+	return formats[format](w, cfg), nil
+}
+
+// noneWriter discards everything: --format none, which still decodes every
+// value.
+type noneWriter struct{}
+
+func (noneWriter) Sync(*replica.Sync) error                                  { return nil }
+func (noneWriter) Record(rdb.Record) error                                   { return nil }
+func (noneWriter) Command(*replica.Command) error                            { return nil }
+func (noneWriter) Transaction(*replica.Transaction, []replica.Command) error { return nil }
+func (noneWriter) Flush() error                                              { return nil }
 
 const (
 	outBufSize = 256 << 10 // the bufio.Writer in front of stdout
@@ -123,8 +154,11 @@ type keyState struct {
 	haveFirst bool
 }
 
-func (k *keyState) start(e *rdb.Entry) {
-	*k = keyState{db: e.DB, key: append(k.key[:0], e.Key...), typ: e.Type, enc: e.Encoding, expire: e.Expire}
+// follow starts over on a key's first chunk.
+func (k *keyState) follow(e *rdb.Entry) {
+	if e.Chunk == 0 {
+		*k = keyState{db: e.DB, key: append(k.key[:0], e.Key...), typ: e.Type, enc: e.Encoding, expire: e.Expire}
+	}
 }
 
 // chunkLen is the number of elements in one chunk of a collection.

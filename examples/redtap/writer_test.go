@@ -22,10 +22,10 @@ import (
 func feed(t testing.TB, format string, cfg writerConfig, recs ...rdb.Record) string {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := newRecordWriter(format, &buf, cfg)
+	w, err := newEventWriter(format, &buf, cfg)
 	require.NoError(t, err)
 	for _, r := range recs {
-		require.NoError(t, w.WriteRecord(r))
+		require.NoError(t, w.Record(r))
 	}
 	require.NoError(t, w.Flush())
 	return buf.String()
@@ -195,14 +195,14 @@ func BenchmarkWriters(b *testing.B) {
 	hash := &rdb.Entry{Key: []byte("hash"), Type: rdb.TypeHash, Expire: -1, Last: true, Fields: fields}
 	for _, format := range []string{formatJSONL, formatRESP} {
 		b.Run(format, func(b *testing.B) {
-			w, err := newRecordWriter(format, io.Discard, writerConfig{})
+			w, err := newEventWriter(format, io.Discard, writerConfig{})
 			require.NoError(b, err)
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := w.WriteRecord(list); err != nil {
+				if err := w.Record(list); err != nil {
 					b.Fatal(err)
 				}
-				if err := w.WriteRecord(hash); err != nil {
+				if err := w.Record(hash); err != nil {
 					b.Fatal(err)
 				}
 			}

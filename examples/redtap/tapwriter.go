@@ -1,0 +1,172 @@
+package main
+
+import (
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/redtap/redtap/rdb"
+	"github.com/redtap/redtap/replica"
+)
+
+// tapWriter is what the tap writes the replica's events through: the
+// [eventWriter] of its format behind what every format shares on a live
+// stream, the --db filter of commands (the decoder filters the snapshot)
+// and the end of a key whose chunks stopped coming.
+type tapWriter struct {
+	w    eventWriter
+	dbs  []int             // --db: the databases whose commands are written; none for all
+	kept []replica.Command // the commands of a transaction that the filter keeps
+
+	// A key being written in chunks: its header, to end it when the
+	// snapshot breaks off in the middle of it (see abortKey).
+	open    bool
+	openHdr rdb.Entry
+	openKey []byte
+}
+
+func newTapWriter(format string, w io.Writer, cfg writerConfig) (*tapWriter, error) {
+	ew, err := newEventWriter(format, w, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &tapWriter{w: ew, dbs: cfg.DBs}, nil
+}
+
+// Write renders one event.
+func (t *tapWriter) Write(ev replica.Event) error {
+	switch e := ev.(type) {
+	case *replica.Sync:
+		if err := t.abortKey(); err != nil {
+			return err
+		}
+		return t.w.Sync(e)
+	case *replica.SnapshotRecord:
+		t.follow(e.Record)
+		return t.w.Record(e.Record)
+	case *replica.Command:
+		if !t.keep(e.DB) {
+			return nil
+		}
+		return t.w.Command(e)
+	case *replica.Transaction:
+		return t.transaction(e)
+	case *replica.Disconnected:
+		return t.abortKey()
+	}
+	return nil
+}
+
+// Flush writes everything buffered.
+func (t *tapWriter) Flush() error { return t.w.Flush() }
+
+// Close ends a key cut off by the end of the run and flushes.
+func (t *tapWriter) Close() error {
+	err := t.abortKey()
+	if ferr := t.w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (t *tapWriter) keep(db int) bool { return len(t.dbs) == 0 || slices.Contains(t.dbs, db) }
+
+// transaction writes the commands the filter keeps between MULTI and EXEC;
+// nothing when it keeps none.
+func (t *tapWriter) transaction(tx *replica.Transaction) error {
+	if len(t.dbs) == 0 {
+		return t.w.Transaction(tx, tx.Commands)
+	}
+	t.kept = t.kept[:0]
+	for i := range tx.Commands {
+		if t.keep(tx.Commands[i].DB) {
+			t.kept = append(t.kept, tx.Commands[i])
+		}
+	}
+	if len(t.kept) == 0 {
+		return nil
+	}
+	err := t.w.Transaction(tx, t.kept)
+	clear(t.kept) // the arguments alias the replica's buffers
+	return err
+}
+
+// follow notes the header of a key that arrives in chunks until its last
+// chunk.
+func (t *tapWriter) follow(rec rdb.Record) {
+	e, ok := rec.(*rdb.Entry)
+	if !ok {
+		return
+	}
+	switch {
+	case e.Last:
+		t.open = false
+	case e.Chunk == 0:
+		t.open = true
+		t.openHdr = rdb.Entry{DB: e.DB, Type: e.Type, Encoding: e.Encoding, Expire: e.Expire, Idle: e.Idle, Freq: e.Freq, Len: e.Len}
+		t.openKey = append(t.openKey[:0], e.Key...)
+	}
+	t.openHdr.Chunk = e.Chunk
+}
+
+// abortKey ends a key whose chunks stopped coming (the connection broke in
+// the middle of the snapshot) with an empty last chunk, so that the output
+// stays well-formed: one complete, if partial, JSON record, or RESP
+// commands. The full resynchronisation that follows supersedes it.
+func (t *tapWriter) abortKey() error {
+	if !t.open {
+		return nil
+	}
+	t.open = false
+	e := t.openHdr
+	e.Key = t.openKey
+	e.Chunk++
+	e.Last = true
+	if e.Type == rdb.TypeStream {
+		e.Stream = &rdb.Stream{}
+	}
+	return t.w.Record(&e)
+}
+
+var (
+	argsMulti = [][]byte{[]byte("MULTI")}
+	argsExec  = [][]byte{[]byte("EXEC")}
+)
+
+// multiOffset is the offset of tx's MULTI record: like every cmd record's,
+// the replication offset right after the command, MULTI. The master sends
+// a transaction in one piece (MULTI, the commands with a SELECT where the
+// database changes, EXEC), so it is the first command's offset less the
+// wire size of that command and of a SELECT before it, or, without
+// commands, the offset less the size of EXEC.
+func multiOffset(tx *replica.Transaction) int64 {
+	// replaced by tx.Start once replica has it: tx.Start + respLen(argsMulti),
+	// Start being where MULTI begins
+	if len(tx.Commands) == 0 {
+		return tx.Offset - respLen(argsExec)
+	}
+	first := &tx.Commands[0]
+	off := first.Offset - respLen(first.Args)
+	if first.DB != tx.DB {
+		off -= respLen([][]byte{[]byte("SELECT"), []byte(strconv.Itoa(first.DB))})
+	}
+	return off
+}
+
+// respLen is the length of args encoded as the master sends them (a RESP
+// array of bulk strings): what they add to the replication offset.
+func respLen(args [][]byte) int64 {
+	n := 1 + int64(len(strconv.Itoa(len(args)))) + 2
+	for _, a := range args {
+		n += 1 + int64(len(strconv.Itoa(len(a)))) + 2 + int64(len(a)) + 2
+	}
+	return n
+}
+
+// execDB is the database selected at tx's EXEC: the last command's.
+func execDB(tx *replica.Transaction) int {
+	if n := len(tx.Commands); n > 0 {
+		return tx.Commands[n-1].DB
+	}
+	return tx.DB
+}
