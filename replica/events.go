@@ -144,3 +144,21 @@ func (*SnapshotDone) event()   {}
 func (*Command) event()        {}
 func (*Transaction) event()    {}
 func (*Disconnected) event()   {}
+
+// PosOf returns the Pos an event carries: the resume position right after
+// it for the events that end at a transaction boundary, and the zero
+// Position for the others (a full [*Sync], [*SnapshotRecord],
+// [*Disconnected]) and for a [*Command] inside a transaction.
+func PosOf(ev Event) Position {
+	switch e := ev.(type) {
+	case *Sync:
+		return e.Pos
+	case *SnapshotDone:
+		return e.Pos
+	case *Command:
+		return e.Pos
+	case *Transaction:
+		return e.Pos
+	}
+	return Position{}
+}

@@ -83,3 +83,13 @@ func TestFileCheckpointer(t *testing.T) {
 	_, err = NewFileCheckpointer("")
 	require.Error(t, err)
 }
+
+func TestPosOf(t *testing.T) {
+	p := Position{ReplID: "8de1e2a5c5b6d4c7a7e0e1f2a3b4c5d6e7f80912", Offset: 42, DB: 1}
+	for _, ev := range []Event{&Sync{Mode: SyncContinue, Pos: p}, &SnapshotDone{Pos: p}, &Command{Pos: p}, &Transaction{Pos: p}} {
+		require.Equal(t, p, PosOf(ev), "%T", ev)
+	}
+	for _, ev := range []Event{&Sync{Mode: SyncFull}, &SnapshotRecord{}, &Disconnected{}, &Command{}} {
+		require.True(t, PosOf(ev).IsZero(), "%T", ev)
+	}
+}

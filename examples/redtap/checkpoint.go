@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -21,14 +19,16 @@ type flushCommitter struct {
 	commit func(replica.Position)
 }
 
-// write writes ev; pos is the position after it.
-func (f *flushCommitter) write(ev replica.Event, pos replica.Position) error {
+// write writes ev and remembers its position, if it carries one.
+func (f *flushCommitter) write(ev replica.Event) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.w.Write(ev); err != nil {
 		return err
 	}
-	f.pos = pos
+	if pos := replica.PosOf(ev); !pos.IsZero() {
+		f.pos = pos
+	}
 	return nil
 }
 
@@ -61,71 +61,4 @@ func (f *flushCommitter) run(ctx context.Context, interval time.Duration) {
 			_ = f.flush() // the error sticks: the next write or close reports it
 		}
 	}
-}
-
-// fileCommitter keeps --checkpoint up to date until the replica does it
-// itself (Config.Checkpointer with Config.ManualCommit, Replica.Commit):
-// Commit takes the position of flushed output and saves it at most every
-// tapCheckpointInterval, Close saves the last one. Switching means handing
-// the FileCheckpointer to the replica and r.Commit to the flushCommitter.
-type fileCommitter struct {
-	cp     *replica.FileCheckpointer
-	stderr io.Writer
-
-	mu        sync.Mutex
-	committed replica.Position
-	saved     replica.Position
-	lastSave  time.Time
-}
-
-// openCheckpoint returns the committer of a checkpoint file and the
-// position it holds (zero when there is none yet).
-func openCheckpoint(ctx context.Context, path string, stderr io.Writer) (*fileCommitter, replica.Position, error) {
-	cp, err := replica.NewFileCheckpointer(path)
-	if err != nil {
-		return nil, replica.Position{}, err
-	}
-	pos, err := cp.Load(ctx)
-	if err != nil {
-		return nil, replica.Position{}, err
-	}
-	return &fileCommitter{cp: cp, stderr: stderr, saved: pos, lastSave: time.Now()}, pos, nil
-}
-
-// Commit takes pos, up to which the output is flushed; a failed save is
-// reported on stderr and tried again with the next position.
-func (c *fileCommitter) Commit(pos replica.Position) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.committed = pos
-	if time.Since(c.lastSave) < tapCheckpointInterval {
-		return
-	}
-	c.lastSave = time.Now()
-	if err := c.save(); err != nil {
-		fmt.Fprintf(c.stderr, "redtap: tap: checkpoint: %v\n", err)
-	}
-}
-
-// Close saves the last position committed.
-func (c *fileCommitter) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.save()
-}
-
-// save stores the committed position unless it is zero (mid-snapshot) or
-// stored already.
-func (c *fileCommitter) save() error {
-	pos := c.committed
-	if pos.IsZero() || pos == c.saved {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.cp.Save(ctx, pos); err != nil {
-		return err
-	}
-	c.saved = pos
-	return nil
 }

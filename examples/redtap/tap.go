@@ -173,13 +173,17 @@ func runTap(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if o.db >= 0 {
 		wcfg.DBs = []int{o.db}
 	}
-	commit := func(replica.Position) {}
-	var ck *fileCommitter
 	if o.checkpoint != "" {
-		if ck, cfg.Start, err = openCheckpoint(ctx, o.checkpoint, stderr); err != nil {
+		// The replica saves the checkpoint; the tap commits only what it
+		// has flushed to stdout.
+		cp, err := replica.NewFileCheckpointer(o.checkpoint)
+		if err != nil {
 			return fail(err)
 		}
-		commit = ck.Commit
+		if cfg.Start, err = cp.Load(ctx); err != nil {
+			return fail(err)
+		}
+		cfg.Checkpointer, cfg.ManualCommit, cfg.CheckpointInterval = cp, true, tapCheckpointInterval
 		wcfg.Resumed = !cfg.Start.IsZero()
 		if wcfg.Resumed {
 			fmt.Fprintf(stderr, "redtap: tap: resuming from %v (%s)\n", cfg.Start, o.checkpoint)
@@ -189,13 +193,14 @@ func runTap(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return fail(err)
 	}
-	t := &tapRun{out: &flushCommitter{w: w, commit: commit}, stderr: stderr}
+	t := &tapRun{stderr: stderr}
 	if t.r, err = replica.Dial(ctx, cfg); err != nil {
 		if ctx.Err() != nil {
 			return exitOK
 		}
 		return fail(err)
 	}
+	t.out = &flushCommitter{w: w, commit: t.r.Commit}
 	t.progress = newProgress(stderr, t.r.Stats)
 
 	err = t.loop(ctx)
@@ -203,14 +208,9 @@ func runTap(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil && !outputGone(err) && !errors.Is(err, io.EOF) && ctx.Err() == nil {
 		code = fail(err)
 	}
-	// The output first, then the checkpoint of what it holds, then the
-	// replica (which saves nothing itself: it has no Checkpointer).
+	// The output first, committing what it holds; then the replica, whose
+	// Close saves the last committed position.
 	err = t.out.close()
-	if ck != nil {
-		if cerr := ck.Close(); err == nil {
-			err = cerr
-		}
-	}
 	if cerr := t.r.Close(); err == nil && cerr != nil && !errors.Is(cerr, replica.ErrClosed) {
 		err = cerr
 	}
@@ -244,7 +244,7 @@ func (t *tapRun) loop(ctx context.Context) error {
 			return err
 		}
 		t.report(ev)
-		if err := t.out.write(ev, t.r.Position()); err != nil {
+		if err := t.out.write(ev); err != nil {
 			return &writeError{err}
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"slices"
-	"strconv"
 
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
@@ -134,34 +133,13 @@ var (
 )
 
 // multiOffset is the offset of tx's MULTI record: like every cmd record's,
-// the replication offset right after the command, MULTI. The master sends
-// a transaction in one piece (MULTI, the commands with a SELECT where the
-// database changes, EXEC), so it is the first command's offset less the
-// wire size of that command and of a SELECT before it, or, without
-// commands, the offset less the size of EXEC.
-func multiOffset(tx *replica.Transaction) int64 {
-	// replaced by tx.Start once replica has it: tx.Start + respLen(argsMulti),
-	// Start being where MULTI begins
-	if len(tx.Commands) == 0 {
-		return tx.Offset - respLen(argsExec)
-	}
-	first := &tx.Commands[0]
-	off := first.Offset - respLen(first.Args)
-	if first.DB != tx.DB {
-		off -= respLen([][]byte{[]byte("SELECT"), []byte(strconv.Itoa(first.DB))})
-	}
-	return off
-}
+// the replication offset right after the command, MULTI. tx.Start is where
+// MULTI begins.
+func multiOffset(tx *replica.Transaction) int64 { return tx.Start + multiSize }
 
-// respLen is the length of args encoded as the master sends them (a RESP
-// array of bulk strings): what they add to the replication offset.
-func respLen(args [][]byte) int64 {
-	n := 1 + int64(len(strconv.Itoa(len(args)))) + 2
-	for _, a := range args {
-		n += 1 + int64(len(strconv.Itoa(len(a)))) + 2 + int64(len(a)) + 2
-	}
-	return n
-}
+// multiSize is the wire size of MULTI as the master sends it
+// ("*1\r\n$5\r\nMULTI\r\n").
+const multiSize = 15
 
 // execDB is the database selected at tx's EXEC: the last command's.
 func execDB(tx *replica.Transaction) int {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,19 +46,19 @@ func tapEvents() []replica.Event {
 		// SELECT 0 (23 bytes), SET k \x00\xfe (28)
 		&replica.Command{DB: 0, Args: args("SET", "k", "\x00\xfe"), Offset: 251},
 		// MULTI (15), INCR n (21), SELECT 2 (23), SET x y (27), EXEC (14)
-		&replica.Transaction{DB: 0, Offset: 351, Commands: []replica.Command{
+		&replica.Transaction{DB: 0, Start: 251, Offset: 351, Commands: []replica.Command{
 			{DB: 0, Args: args("INCR", "n"), Offset: 287},
 			{DB: 2, Args: args("SET", "x", "y"), Offset: 337},
 		}},
 		// MULTI, SET z 1 (27), EXEC
-		&replica.Transaction{DB: 2, Offset: 407, Commands: []replica.Command{{DB: 2, Args: args("SET", "z", "1"), Offset: 393}}},
+		&replica.Transaction{DB: 2, Start: 351, Offset: 407, Commands: []replica.Command{{DB: 2, Args: args("SET", "z", "1"), Offset: 393}}},
 		// MULTI, SELECT 0, DEL k (20), EXEC: the first command in another
 		// database than the one at MULTI
-		&replica.Transaction{DB: 2, Offset: 479, Commands: []replica.Command{
+		&replica.Transaction{DB: 2, Start: 407, Offset: 479, Commands: []replica.Command{
 			{DB: 0, Args: args("DEL", "k"), Offset: 465},
 		}},
 		// MULTI, EXEC
-		&replica.Transaction{DB: 0, Offset: 508},
+		&replica.Transaction{DB: 0, Start: 479, Offset: 508},
 		// SELECT 2, SET q 1
 		&replica.Command{DB: 2, Args: args("SET", "q", "1"), Offset: 558},
 		&replica.Disconnected{Addr: "m:1"},
@@ -170,12 +171,22 @@ func TestTapWriterRESP(t *testing.T) {
 		"SET q 1"}), cmds(formatRESP, 2, false, false))
 }
 
-// TestRESPLen checks the wire sizes that multiOffset subtracts.
+// respLen is the length of args encoded as the master sends them (a RESP
+// array of bulk strings): what they add to the replication offset.
+func respLen(args [][]byte) int64 {
+	n := 1 + int64(len(strconv.Itoa(len(args)))) + 2
+	for _, a := range args {
+		n += 1 + int64(len(strconv.Itoa(len(a)))) + 2 + int64(len(a)) + 2
+	}
+	return n
+}
+
+// TestRESPLen checks respLen, and multiSize.
 func TestRESPLen(t *testing.T) {
 	args := [][]byte{[]byte("SET"), []byte("key"), bytes.Repeat([]byte("v"), 12)}
 	var b []byte
 	b = append(b, "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$12\r\nvvvvvvvvvvvv\r\n"...)
 	require.EqualValues(t, len(b), respLen(args))
-	require.EqualValues(t, 15, respLen(argsMulti))
+	require.EqualValues(t, multiSize, respLen(argsMulti))
 	require.EqualValues(t, 14, respLen(argsExec))
 }
