@@ -47,7 +47,7 @@
         { label: 'tx', color: '#58a6ff', width: 1.8, get: (o) => o.tx },
       ],
       now: (o) => `↓ ${bytes(o.rx)}/s · ↑ ${bytes(o.tx)}/s`,
-      fmt: (v) => bytes(v) + '/s',
+      fmt: (v) => bytes(v) + '/s', axis: 78,
     },
     {
       name: 'disk', title: 'Disk',
@@ -57,7 +57,7 @@
         { label: 'write', color: '#e3b341', width: 1.8, get: (o) => o.write },
       ],
       now: (o) => `read ${bytes(o.read)}/s · write ${bytes(o.write)}/s`,
-      fmt: (v) => bytes(v) + '/s',
+      fmt: (v) => bytes(v) + '/s', axis: 78,
     },
     {
       name: 'procs', title: 'Top processes', table: true,
@@ -194,16 +194,21 @@
       charts.append(p);
       card.panels[spec.name] = { root: p, now: ph.lastChild, plot, u: null, nseries: 0 };
     }
+    // The top processes fill the grid's last cell.
+    const p = el('div', 'chart');
+    p.dataset.metric = 'procs';
+    const ph = el('div', 'chart-head');
+    ph.append(el('span', 'title', 'Top processes'), el('span', 'now', '% of one core'));
     const table = el('table', 'procs');
-    table.dataset.metric = 'procs';
-    table.append(el('caption', null, 'Top processes by CPU'));
     const thead = el('thead');
     const tr = el('tr');
     for (const h of ['pid', 'name', 'cpu', 'rss']) tr.append(el('th', null, h));
     thead.append(tr);
     table.append(thead, el('tbody'));
+    p.append(ph, table);
+    charts.append(p);
     card.table = table;
-    root.append(head, charts, table);
+    root.append(head, charts);
     return card;
   }
 
@@ -229,6 +234,10 @@
 
   const axisStyle = { stroke: '#8a93a3', grid: { stroke: '#262c37', width: 1 }, ticks: { stroke: '#262c37', width: 1 } };
 
+  function clock(secs) {
+    return new Date(secs * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  }
+
   function plotOpts(spec, series, width) {
     return {
       width, height: 160,
@@ -236,8 +245,8 @@
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: spec.range ? { range: spec.range } : { range: (u, lo, hi) => [0, Math.max(hi * 1.1, spec.name === 'load' ? 1 : 1024)] } },
       axes: [
-        Object.assign({}, axisStyle),
-        Object.assign({}, axisStyle, { size: 62, values: (u, vals) => vals.map(spec.fmt) }),
+        Object.assign({}, axisStyle, { space: 70, values: (u, vals) => vals.map(clock) }),
+        Object.assign({}, axisStyle, { size: spec.axis || 50, values: (u, vals) => vals.map(spec.fmt) }),
       ],
       series: [{}].concat(series.map((s) => ({ label: s.label, stroke: s.color, width: s.width, points: { show: false } }))),
     };
@@ -347,11 +356,14 @@
     if (!document.hidden && lags.length) {
       const right = (Date.now() - Math.max(...lags)) / 1000;
       for (const card of cards.values()) {
-        const newest = card.newest / 1000;
+        // One time range for all the charts of a host, from its oldest
+        // point shown to the gliding right edge.
+        let first = Infinity;
+        for (const panel of Object.values(card.panels)) if (panel.u) first = Math.min(first, panel.first / 1000);
+        if (first === Infinity) continue;
+        const left = Math.min(first, right - 1);
         for (const panel of Object.values(card.panels)) {
-          if (!panel.u) continue;
-          const span = Math.max(newest - panel.first / 1000, 1);
-          panel.u.setScale('x', { min: right - span, max: right });
+          if (panel.u) panel.u.setScale('x', { min: left, max: right });
         }
       }
     }
