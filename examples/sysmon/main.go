@@ -40,11 +40,18 @@ const (
 const defaultListen = "127.0.0.1:8080"
 
 func main() {
+	// go-redis logs every failed dial itself; the collector already says
+	// once that Redis is unreachable, and when it is back.
+	redis.SetLogger(quietLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // options are the flags of both modes.
 type options struct {
