@@ -29,6 +29,11 @@ var update = flag.Bool("update", false, "write the browser test's screenshot to 
 
 const screenshotPath = "../../docs/sysmon.png"
 
+// browserWindow is the records per key of the test's dashboard: small, so
+// that the page sees evictions (del) while the test runs, large enough for a
+// picture with some history (12s at the test's 200ms ticks).
+const browserWindow = 60
+
 // browserPath returns a Chromium or Chrome binary. When there is none it
 // skips the test, or fails it when REDTAP_REQUIRE_BROWSER is set (CI).
 func browserPath(t *testing.T) string {
@@ -54,7 +59,7 @@ type dashServer struct {
 
 func startDash(t *testing.T, addr, redisAddr string) *dashServer {
 	t.Helper()
-	h, stop, err := newDashboardHandler(context.Background(), dashConfig{Addr: redisAddr, Match: []string{keyPrefix + "*"}, Window: 300})
+	h, stop, err := newDashboardHandler(context.Background(), dashConfig{Addr: redisAddr, Match: []string{keyPrefix + "*"}, Window: browserWindow})
 	require.NoError(t, err)
 	var l net.Listener
 	redistest.WaitFor(t, 10*time.Second, "to listen on "+addr, func() bool {
@@ -180,8 +185,19 @@ func TestBrowserDashboard(t *testing.T) {
 	n := newest("alpha")
 	poll("alpha to advance after the malformed records", fmt.Sprintf(`+document.querySelector('.host[data-host="alpha"]').dataset.newest > %d && sysmon.points("alpha", "load") >= 2`, n))
 
-	// A few seconds of history for the picture.
-	poll("some history", `sysmon.points("alpha", "cpu") >= 25`)
+	// Deleting a key (clear) takes its records off the page.
+	require.NoError(t, rdb.Del(context.Background(), "sysmon:bad:cpu").Err())
+	poll("the deleted key to leave the unparsed list", `!sysmon.unparsed().includes('not-json')`)
+
+	// A full window, which then slides: evicted records (del) leave the
+	// charts as new ones arrive.
+	poll("a full window", fmt.Sprintf(`sysmon.points("alpha", "cpu") === %d`, browserWindow))
+	n = newest("alpha")
+	poll("the full window to slide", fmt.Sprintf(`+document.querySelector('.host[data-host="alpha"]').dataset.newest > %d`, n))
+	var points int
+	eval(`sysmon.points("alpha", "cpu")`, &points)
+	require.Equal(t, browserWindow, points)
+
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	img, err := png.Decode(bytes.NewReader(shot))

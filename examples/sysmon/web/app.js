@@ -298,7 +298,7 @@
     if (mem && isNum(mem[mem.length - 1].o.total)) facts.push(bytes(mem[mem.length - 1].o.total) + ' RAM');
     card.head.querySelector('.facts').textContent = facts.join(' · ');
     if (newest > card.newest) {
-      noteArrival(newest);
+      noteArrival(card, newest);
       card.newest = newest;
       card.root.dataset.newest = String(newest);
       card.head.querySelector('.updated').textContent = 'updated ' + new Date(newest).toLocaleTimeString();
@@ -343,19 +343,23 @@
 
   // ---- smooth time axis ----
   // The x axis glides with the clock instead of jumping once per message.
-  // Its right edge is "now" minus the largest recent delay between a
-  // record's time and its arrival, so the newest point is always at or past
-  // the edge (no gap opens before the next message); this also absorbs a
-  // skew between the collector's clock and the browser's.
-  const lags = [];
-  function noteArrival(t) {
-    lags.push(Date.now() - t);
-    if (lags.length > 10) lags.shift();
+  // Its right edge is "now" minus the delay of the data: the largest recent
+  // lag between a record's time and its arrival, plus the largest recent
+  // gap between arrivals. The newest point then stays at or past the edge
+  // until the next message comes (no gap opens at the right), at the cost
+  // of showing the last second or two a little late. Per host, which also
+  // absorbs a skew between its collector's clock and the browser's.
+  function noteArrival(card, t) {
+    const now = Date.now();
+    card.lags = (card.lags || []).concat(now - t).slice(-10);
+    if (card.lastArrival) card.gaps = (card.gaps || []).concat(Math.min(now - card.lastArrival, 5000)).slice(-5);
+    card.lastArrival = now;
   }
   function glide() {
-    if (!document.hidden && lags.length) {
-      const right = (Date.now() - Math.max(...lags)) / 1000;
+    if (!document.hidden) {
       for (const card of cards.values()) {
+        if (!card.lags) continue;
+        const right = (Date.now() - Math.max(...card.lags) - Math.max(0, ...(card.gaps || []))) / 1000;
         // One time range for all the charts of a host, from its oldest
         // point shown to the gliding right edge.
         let first = Infinity;
