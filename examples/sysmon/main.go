@@ -216,16 +216,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "sysmon: started redis-server on %s (pid %d; stopped on exit)\n", addr, rp.Pid())
 	}
 
+	// Stopping, in this order: the dashboard, the collector, its client,
+	// the managed server.
+	rdb := redis.NewClient(&redis.Options{
+		Addr: addr, Username: o.user, Password: o.password, TLSConfig: tlsConf,
+		DisableIdentity: true, MaxRetries: -1,
+	})
+	defer rdb.Close()
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer func() { cancel(); wg.Wait() }()
 	if o.collectOnly || o.collect {
-		rdb := redis.NewClient(&redis.Options{
-			Addr: addr, Username: o.user, Password: o.password, TLSConfig: tlsConf,
-			DisableIdentity: true, MaxRetries: -1,
-		})
-		defer rdb.Close()
 		col := newCollector(rdb, collectorConfig{Host: o.host, Every: o.every, Retain: o.retain, Log: log})
 		wg.Add(1)
 		go func() {
