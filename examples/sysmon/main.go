@@ -209,6 +209,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if addr == "" {
 		rp, err := startRedis(ctx, "")
 		if err != nil {
+			if ctx.Err() != nil {
+				return exitOK // interrupted while starting
+			}
 			return fail(err)
 		}
 		defer rp.Stop() //nolint:errcheck // nothing to do about a temp dir that stays
