@@ -58,6 +58,9 @@ type Sync struct {
 	Offset int64
 	Reason string
 	Addr   string
+	// Pos is, with Mode SyncContinue, the resume position {ReplID, Offset,
+	// database selected there}; zero with Mode SyncFull.
+	Pos Position
 }
 
 // SnapshotRecord carries one record of the snapshot as decoded by the rdb
@@ -77,6 +80,9 @@ type SnapshotDone struct {
 	Offset int64
 	Keys   int64
 	Bytes  int64
+	// Pos is the position right after the snapshot (zero with
+	// SnapshotOnly).
+	Pos Position
 }
 
 // Command is one write from the command stream. SELECT, PING and REPLCONF
@@ -85,6 +91,9 @@ type Command struct {
 	DB     int      // database selected when the command ran
 	Args   [][]byte // command name and arguments as sent (name case as sent); valid until the next Next
 	Offset int64    // replication offset right after this command
+	// Pos is the position right after this command when it is delivered on
+	// its own; zero for a command inside a Transaction.
+	Pos Position
 }
 
 // Transaction is a MULTI ... EXEC block of the stream, delivered as one event
@@ -97,7 +106,9 @@ type Command struct {
 type Transaction struct {
 	DB       int       // database selected at MULTI
 	Commands []Command // each with its own DB and Offset
+	Start    int64     // replication offset right before MULTI
 	Offset   int64     // replication offset right after EXEC
+	Pos      Position  // the position right after EXEC
 }
 
 // Disconnected reports that the connection to the master broke: the master

@@ -163,6 +163,7 @@ func (r *Replica) snapshotDone(s *session) Event {
 	}
 	s.phase = phaseStream
 	r.beginStream(s, s.full, 0)
-	r.setPos(Position{ReplID: s.replid, Offset: s.full})
+	ev.Pos = Position{ReplID: s.replid, Offset: s.full}
+	r.setPos(ev.Pos)
 	return ev
 }

@@ -81,6 +81,7 @@ type Replica struct {
 	noBackoff bool
 	inTx      bool
 	txDB      int
+	txStart   int64
 	txCmds    []Command
 	txArgs    [][]byte
 	cmdSlab   []Command
@@ -590,7 +591,8 @@ func (r *Replica) syncEvent(s *session) Event {
 		r.setPos(Position{})
 		s.phase = phasePayloadHeader
 	} else {
-		r.setPos(Position{ReplID: s.replid, Offset: s.off, DB: r.db})
+		s.sync.Pos = Position{ReplID: s.replid, Offset: s.off, DB: r.db}
+		r.setPos(s.sync.Pos)
 		s.phase = phaseStream
 	}
 	r.log.Info("replica: sync", "addr", s.addr, "mode", s.sync.Mode, "replid", s.sync.ReplID,
@@ -669,14 +671,15 @@ func (r *Replica) nextStream(s *session) (Event, error) {
 			if r.inTx {
 				return nil, protoErr("MULTI inside MULTI")
 			}
-			r.inTx, r.txDB = true, r.db
+			r.inTx, r.txDB, r.txStart = true, r.db, s.off-size
 			r.txCmds, r.txArgs = r.txCmds[:0], r.txArgs[:0]
 		case equalFold(name, "EXEC"):
 			if !r.inTx {
 				return nil, protoErr("EXEC without MULTI")
 			}
 			r.inTx = false
-			tx := &Transaction{DB: r.txDB, Commands: slices.Clone(r.txCmds), Offset: s.off}
+			tx := &Transaction{DB: r.txDB, Commands: slices.Clone(r.txCmds), Start: r.txStart, Offset: s.off,
+				Pos: Position{ReplID: s.replid, Offset: s.off, DB: r.db}}
 			r.st.commands.Add(int64(len(tx.Commands)))
 			r.delivered(s)
 			return tx, nil
@@ -693,6 +696,7 @@ func (r *Replica) nextStream(s *session) (Event, error) {
 			}
 			c := r.newCommand()
 			c.DB, c.Args, c.Offset = r.db, args, s.off
+			c.Pos = Position{ReplID: s.replid, Offset: s.off, DB: r.db}
 			r.st.commands.Add(1)
 			r.delivered(s)
 			return c, nil
