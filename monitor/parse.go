@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -66,7 +67,8 @@ func ParseScore(b []byte) (float64, error) {
 	if f, ok := parseSimpleFloat(b); ok {
 		return f, nil
 	}
-	if len(b) == 0 || len(b) > 128 || b[0] == ' ' || b[0] == '_' || b[len(b)-1] == ' ' {
+	// strtod takes no spaces around and no digit separators.
+	if len(b) == 0 || len(b) > 128 || bytes.IndexByte(b, '_') >= 0 || b[0] == ' ' || b[len(b)-1] == ' ' {
 		return 0, errScore
 	}
 	// The string does not outlive the call: strconv copies it into its
