@@ -589,6 +589,12 @@ func (m *Monitor) distributeLocked(ctx context.Context, s *Subscriber) error {
 		if !t.fits(b) {
 			switch t.policy {
 			case Block:
+				if s.q.n > 0 {
+					// The pump holder has a batch of its own: let it
+					// return it; the distribution goes on at the next
+					// pump.
+					return nil
+				}
 				if err := m.waitLocked(ctx, s, t); err != nil {
 					return err
 				}

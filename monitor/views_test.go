@@ -26,9 +26,14 @@ func bargs(s ...string) [][]byte {
 func describe(e *Event) string {
 	var sb strings.Builder
 	if e.Kind != KindChange {
-		sb.WriteString(e.Kind.String() + " ")
+		sb.WriteString(e.Kind.String())
+		if e.Op != OpNone {
+			sb.WriteString(" ")
+		}
 	}
-	sb.WriteString(e.Op.String())
+	if e.Op != OpNone {
+		sb.WriteString(e.Op.String())
+	}
 	if e.Key != nil {
 		fmt.Fprintf(&sb, " %s@%d", e.Key, e.KeyIndex)
 	}
