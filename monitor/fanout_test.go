@@ -634,3 +634,66 @@ func TestBlocksRecycled(t *testing.T) {
 	defer m.mu.Unlock()
 	require.NotEmpty(t, m.ar.free, "blocks come back")
 }
+
+// gateSource delivers the events sent on its channel, waiting for them.
+type gateSource struct{ ch chan replica.Event }
+
+func (s *gateSource) Next(ctx context.Context) (replica.Event, error) {
+	select {
+	case ev := <-s.ch:
+		return ev, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// The pump passes from a subscriber that gives up to one still waiting,
+// skipping one that closed meanwhile.
+func TestPumpHandOff(t *testing.T) {
+	ctx := testCtx(t)
+	src := &gateSource{ch: make(chan replica.Event, 1)}
+	m, err := New(src)
+	require.NoError(t, err)
+	defer m.Close()
+	a, _ := m.Subscribe(Filter{})
+	b, _ := m.Subscribe(Filter{})
+	c, _ := m.Subscribe(Filter{})
+	actx, cancelA := context.WithCancel(ctx)
+	aerr := make(chan error, 1)
+	go func() {
+		_, err := a.Next(actx)
+		aerr <- err
+	}()
+	require.Eventually(t, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.pumping
+	}, time.Minute, time.Millisecond)
+	berr, cgot := make(chan error, 1), make(chan *Batch, 1)
+	go func() {
+		_, err := b.Next(ctx)
+		berr <- err
+	}()
+	go func() {
+		bt, err := c.Next(ctx)
+		if err == nil {
+			cgot <- bt
+		}
+	}()
+	require.Eventually(t, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.pumpWait) == 2
+	}, time.Minute, time.Millisecond)
+	require.NoError(t, b.Close())
+	require.ErrorIs(t, <-berr, ErrClosed)
+	cancelA()
+	require.ErrorIs(t, <-aerr, context.Canceled)
+	src.ch <- command(0, 7, "SET", "k", "v")
+	bt := <-cgot
+	require.Equal(t, int64(7), bt.Offset)
+	// a, back, gets the batch queued for it meanwhile.
+	bt, err = a.Next(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), bt.Offset)
+}

@@ -332,7 +332,8 @@ func (m *Monitor) releasePumpLocked() {
 		w := m.pumpWait[0]
 		m.pumpWait[0] = nil
 		m.pumpWait = m.pumpWait[1:]
-		if w.wantPump {
+		w.inWait = false
+		if w.wantPump && w.err == nil {
 			w.wantPump, w.handed = false, true
 			w.signal()
 			return

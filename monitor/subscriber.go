@@ -114,7 +114,8 @@ type Subscriber struct {
 	err       error  // why Next fails once the queue is empty
 	since     uint64 // batches read before Subscribe
 	parked    bool   // Next waits for wake
-	wantPump  bool   // in m.pumpWait
+	wantPump  bool   // waits for the pump
+	inWait    bool   // has an entry in m.pumpWait (at most one)
 	handed    bool   // woken to take the free pump
 	waitedOn  bool   // the pump waits for room
 	retOffset int64  // offset of the last batch Next returned
@@ -204,6 +205,7 @@ func (s *Subscriber) Next(ctx context.Context) (*Batch, error) {
 	}
 	b, err := s.next(ctx)
 	s.held = b
+	s.wantPump = false // no longer waiting: its entry in m.pumpWait is skipped
 	if s.handed {
 		// Woken to take the free pump, but not taking it: pass it on.
 		s.handed = false
@@ -242,8 +244,9 @@ func (s *Subscriber) next(ctx context.Context) (*Batch, error) {
 		}
 		// Wait for a batch, or for the pump.
 		s.parked = true
-		if !s.wantPump {
-			s.wantPump = true
+		s.wantPump = true
+		if !s.inWait {
+			s.inWait = true
 			m.pumpWait = append(m.pumpWait, s)
 		}
 		m.mu.Unlock()
@@ -257,7 +260,6 @@ func (s *Subscriber) next(ctx context.Context) (*Batch, error) {
 		m.mu.Lock()
 		s.parked = false
 		if err != nil && s.q.n == 0 {
-			s.wantPump = false // left in m.pumpWait, skipped there
 			return nil, err
 		}
 	}
