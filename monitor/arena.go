@@ -24,7 +24,7 @@ const (
 	eventSlab = 256
 	argSlab   = 1024
 	byteSlab  = 64 << 10
-	maxFree   = 4 // blocks kept for reuse
+	maxFree   = 16 // blocks kept for reuse (about 3 MiB)
 )
 
 func newBlock() *block {

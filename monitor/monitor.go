@@ -330,8 +330,9 @@ func (m *Monitor) releasePumpLocked() {
 	m.pumping = false
 	for len(m.pumpWait) > 0 {
 		w := m.pumpWait[0]
-		m.pumpWait[0] = nil
-		m.pumpWait = m.pumpWait[1:]
+		n := copy(m.pumpWait, m.pumpWait[1:]) // at most one entry per subscriber: cheap, and no reallocation
+		m.pumpWait[n] = nil
+		m.pumpWait = m.pumpWait[:n]
 		w.inWait = false
 		if w.wantPump && w.err == nil {
 			w.wantPump, w.handed = false, true
