@@ -243,13 +243,27 @@ func TestSlowBlock(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, n, src.Reads())
-	// The next batch does not fit the stalled queue: the fast one waits (a
-	// deadline is how this test stops waiting; it is no timing threshold).
-	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	_, err = fast.Next(short)
-	cancel()
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Equal(t, n+1, src.Reads(), "read one past the bound, held")
+	// The next batch does not fit the stalled queue: the fast one waits,
+	// the source read one past the bound and no further.
+	waitHeld := func(reads int) {
+		t.Helper()
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := fast.Next(wctx)
+			done <- err
+		}()
+		require.Eventually(t, func() bool {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return m.pend != nil && stalled.waitedOn
+		}, time.Minute, time.Millisecond)
+		require.Equal(t, reads, src.Reads())
+		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+		require.Equal(t, reads, src.Reads())
+	}
+	waitHeld(n + 1)
 	require.Equal(t, n, stalled.Stats().Queued)
 	// The stalled one takes a batch: exactly one more gets through.
 	b, err := stalled.Next(ctx)
@@ -259,11 +273,7 @@ func TestSlowBlock(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64((n+1)*10), b.Offset)
 	require.Equal(t, n+1, src.Reads())
-	short, cancel = context.WithTimeout(ctx, 100*time.Millisecond)
-	_, err = fast.Next(short)
-	cancel()
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Equal(t, n+2, src.Reads())
+	waitHeld(n + 2)
 	// Closing the stalled one releases everyone.
 	require.NoError(t, stalled.Close())
 	rest, err := collect(t, ctx, fast)

@@ -188,7 +188,9 @@ func (m *Monitor) Subscribe(f Filter, opts ...SubscribeOption) (*Subscriber, err
 // Next returns the next batch. When the queue is empty and no other
 // subscriber is reading the source, Next reads it itself, one source event
 // at a time, handing each batch to every subscriber, until one is for this
-// subscriber.
+// subscriber. Handing a batch to a full subscriber with the Block policy
+// waits until it takes one (or ctx ends: the batch is handed on at the next
+// read).
 //
 // Next returns ErrClosed after Close (or Monitor.Close), an error matching
 // ErrSlowSubscriber once the Drop policy has closed the subscriber, ctx.Err()
