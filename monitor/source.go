@@ -22,7 +22,8 @@ type Source interface {
 // Committer is implemented by sources that take checkpoint positions
 // (a [*replica.Replica] with Config.ManualCommit): the monitor commits to
 // them the minimum of its subscribers' committed positions (see
-// [Subscriber.Commit]).
+// [Subscriber.Commit]). Commit is called from the goroutines that call
+// Subscriber.Commit and Close, concurrently with Next.
 type Committer interface {
 	Commit(pos replica.Position)
 }
@@ -30,7 +31,8 @@ type Committer interface {
 // FromDecoder returns a snapshot-only source: a [*replica.Sync] with Mode
 // SyncFull, a [*replica.SnapshotRecord] for every record of d, a
 // [*replica.SnapshotDone] (offset 0, no position), then io.EOF. Decoding
-// errors are returned as they are, and again on every later call.
+// errors are returned as they are, and again on every later call. The
+// caller closes d.
 func FromDecoder(d *rdb.Decoder) Source { return &decoderSource{d: d} }
 
 type decoderSource struct {

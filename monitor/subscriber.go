@@ -25,8 +25,9 @@ const (
 	// returns an error matching ErrSlowSubscriber. The others go on.
 	Drop
 	// Reset: the subscriber's queue is dropped and replaced by a Reset
-	// batch whose event's Err matches ErrSlowSubscriber; the batches that
-	// follow are delivered as usual. The others go on.
+	// batch whose event's Err matches ErrSlowSubscriber, with the Offset of
+	// the batch that did not fit, which follows it; later batches are
+	// delivered as usual. The others go on.
 	Reset
 )
 
