@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redtap/redtap/internal/testkit/blockmaster"
 	"github.com/redtap/redtap/monitor"
 	"github.com/redtap/redtap/replica"
 )
@@ -143,4 +145,92 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// countingSource counts the events it passes on.
+type countingSource struct {
+	src monitor.Source
+	n   int
+}
+
+func (c *countingSource) Next(ctx context.Context) (replica.Event, error) {
+	c.n++
+	return c.src.Next(ctx)
+}
+
+// BenchmarkTap drains SETs (16-byte keys and values, as redis-benchmark's)
+// from a loopback master that repeats them forever (blockmaster), through
+// a replica: bare (Replica.Next), and through a monitor with one
+// subscriber matching every key ("all") or the 1% of them named "hot:*"
+// ("1pct"). One op is one command; the ratio of cmd/s (or of cpu-ns/op)
+// between a monitor run and the bare run is the monitor's cost on top of
+// the tap.
+func BenchmarkTap(b *testing.B) {
+	const perBlock = 10000
+	var block []byte
+	for i := 0; i < perBlock; i++ {
+		k := fmt.Sprintf("key:%012d", i)
+		if i%100 == 0 {
+			k = fmt.Sprintf("hot:%012d", i)
+		}
+		block = fmt.Appendf(block, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\n%s\r\n", len(k), k, "xxxxxxxxxxxxxxxx")
+	}
+	for _, mode := range []string{"bare", "all", "1pct"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			r, err := replica.Dial(ctx, replica.Config{Addr: blockmaster.Start(b, block), Snapshot: replica.SnapshotSkip, MaxRetries: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			for {
+				ev, err := r.Next(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, ok := ev.(*replica.SnapshotDone); ok {
+					break
+				}
+			}
+			src := &countingSource{src: r}
+			var sub *monitor.Subscriber
+			if mode != "bare" {
+				m, err := monitor.New(src)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close()
+				f := monitor.Filter{}
+				if mode == "1pct" {
+					f.Match = []string{"hot:*"}
+				}
+				if sub, err = m.Subscribe(f); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(block) / perBlock))
+			b.ReportAllocs()
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for src.n < b.N {
+				if sub == nil {
+					if _, err := src.Next(ctx); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				if _, err := sub.Next(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			cpu := cpuTime() - cpu0
+			runtime.ReadMemStats(&m1)
+			b.ReportMetric(float64(src.n)/b.Elapsed().Seconds(), "cmd/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(src.n), "cpu-ns/op")
+			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(src.n), "mallocs/cmd")
+		})
+	}
 }
