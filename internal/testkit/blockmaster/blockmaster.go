@@ -1,0 +1,92 @@
+// Package blockmaster is a minimal master for benchmarks: after the
+// replication handshake it sends an empty snapshot, then the same block of
+// commands over and over until the connection closes. It allocates nothing
+// per command, so that the allocations a benchmark reports are the
+// consumer's. (The same master as replica's BenchmarkNextSET, shared.)
+package blockmaster
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redtap/redtap/internal/testkit/fakemaster"
+)
+
+// Start listens on a loopback port, serves one replica with block repeated
+// forever, and returns the address. The listener closes when the benchmark
+// ends.
+func Start(tb testing.TB, block []byte) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go serve(ln, block)
+	return ln.Addr().String()
+}
+
+func serve(ln net.Listener, block []byte) {
+	c, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for {
+		args, err := readCommand(br)
+		if err != nil {
+			return
+		}
+		if strings.EqualFold(args[0], "PSYNC") || strings.EqualFold(args[0], "SYNC") {
+			break
+		}
+		reply := "+OK\r\n"
+		if strings.EqualFold(args[0], "PING") {
+			reply = "+PONG\r\n"
+		}
+		if _, err := io.WriteString(c, reply); err != nil {
+			return
+		}
+	}
+	snap := fakemaster.EmptyRDB()
+	hdr := fmt.Sprintf("+FULLRESYNC %s 0\r\n$%d\r\n", strings.Repeat("a", 40), len(snap))
+	if _, err := c.Write(append([]byte(hdr), snap...)); err != nil {
+		return
+	}
+	go io.Copy(io.Discard, br) //nolint:errcheck // REPLCONF ACKs
+	for {
+		if _, err := c.Write(block); err != nil {
+			return
+		}
+	}
+}
+
+// readCommand reads one RESP array of bulk strings.
+func readCommand(br *bufio.Reader) ([]string, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(line[1:]))
+	if err != nil || line[0] != '*' {
+		return nil, fmt.Errorf("bad command line %q", line)
+	}
+	args := make([]string, n)
+	for i := range args {
+		if _, err := br.ReadString('\n'); err != nil {
+			return nil, err
+		}
+		a, err := br.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		args[i] = strings.TrimSuffix(a, "\r\n")
+	}
+	return args, nil
+}
