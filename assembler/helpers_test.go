@@ -124,7 +124,11 @@ func newView() *view { return &view{windows: map[string]*vwin{}, lastID: -1} }
 
 func (v *view) apply(t testing.TB, m Message) {
 	t.Helper()
-	require.Greater(t, m.ID, v.lastID, "IDs grow")
+	if m.Event == "updates" {
+		require.GreaterOrEqual(t, m.ID, v.lastID, "IDs grow")
+	} else {
+		require.Greater(t, m.ID, v.lastID, "IDs grow")
+	}
 	v.lastID = m.ID
 	switch m.Event {
 	case "updates":
@@ -295,3 +299,8 @@ func (r *rig) tick() {
 }
 
 func mathInf(sign int) float64 { return math.Inf(sign) }
+
+// slowReset is the Reset batch of the monitor's Reset policy.
+func slowReset() *monitor.Batch {
+	return &monitor.Batch{Events: []monitor.Event{{Kind: monitor.KindReset, Err: monitor.ErrSlowSubscriber}}}
+}
