@@ -32,11 +32,11 @@ func TestCoalescing(t *testing.T) {
 	require.Equal(t, []string{"a", "b"}, r.v.values("k"))
 
 	// Several batches within the interval: one message, merged.
-	r.f.cmd("ZADD", "k", "3", "c")         // evicts a from the window
-	r.f.cmd("ZADD", "k", "0", "z")         // never in the window
-	r.f.cmd("ZADD", "k", "4", "d")         // evicts b
-	r.f.cmd("ZADD", "k", "5", "x")         // added then ...
-	r.f.cmd("ZREM", "k", "x")              // ... removed: in neither list
+	r.f.cmd("ZADD", "k", "3", "c")          // evicts a from the window
+	r.f.cmd("ZADD", "k", "0", "z")          // never in the window
+	r.f.cmd("ZADD", "k", "4", "d")          // evicts b
+	r.f.cmd("ZADD", "k", "5", "x")          // added then ...
+	r.f.cmd("ZREM", "k", "x")               // ... removed: in neither list
 	r.f.cmd("ZADD", "k", "INCR", "10", "d") // changed twice: set once
 	r.f.cmd("SET", "s", "1")
 	r.f.cmd("DEL", "s") // created and deleted: no delta

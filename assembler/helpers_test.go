@@ -2,8 +2,8 @@ package assembler
 
 import (
 	"encoding/json"
-	"math"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"testing"
