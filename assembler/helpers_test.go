@@ -152,7 +152,9 @@ func (v *view) apply(t testing.TB, m Message) {
 				require.NoError(t, json.Unmarshal(e, &we))
 				vw.entries[we.ID] = e
 			}
-			v.windows[fmt.Sprintf("%d/%s", w.DB, w.Key)] = vw
+			if len(vw.entries) > 0 || vw.stale {
+				v.windows[fmt.Sprintf("%d/%s", w.DB, w.Key)] = vw
+			}
 		}
 	case "dUpdates":
 		var d struct {
@@ -187,8 +189,8 @@ func (v *view) apply(t testing.TB, m Message) {
 				require.NoError(t, json.Unmarshal(e, &we))
 				w.entries[we.ID] = e
 			}
-			if *dl.Clear && len(dl.Set) == 0 {
-				delete(v.windows, k)
+			if len(w.entries) == 0 && !w.stale {
+				delete(v.windows, k) // as good as none
 			}
 		}
 	default:
