@@ -22,7 +22,6 @@ func newClock() *fakeClock { return &fakeClock{t: time.UnixMilli(1_733_130_000_0
 func (c *fakeClock) Now() time.Time          { return c.t }
 func (c *fakeClock) Add(d time.Duration)     { c.t = c.t.Add(d) }
 func (c *fakeClock) ms() int64               { return c.t.UnixMilli() }
-func (c *fakeClock) msf(d time.Duration) int { return int(c.t.Add(d).UnixMilli()) }
 
 // recSink records what it is sent; while full it refuses.
 type recSink struct {

@@ -159,8 +159,7 @@ func viewWindow(t testing.TB, w *vwin) map[string]string {
 type gen struct {
 	r     *rand.Rand
 	m     map[string]*mval // "db/key"
-	xseq  int
-	nodel bool
+	xseq int
 }
 
 func (g *gen) get(key, typ string) *mval {
@@ -642,6 +641,48 @@ func TestModel(t *testing.T) {
 			st := r.a.Stats()
 			require.Zero(t, st.Stale)
 			t.Logf("keys %d entries %d messages %d fresh %d", st.Keys, st.Entries, st.Messages, st.FreshUpdates)
+		})
+	}
+}
+
+// TestModelBounded runs the model under a global bound so small that keys
+// are cut all the time: every key not flagged stale shows the newest
+// entries of the model's key (as many as the bound left it, at most
+// Limit); none is ever wrong without the flag.
+func TestModelBounded(t *testing.T) {
+	for seed := range uint64(10) {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
+			r := newRig(t, Config{Windows: modelWindows, MaxEntries: 12, Interval: AtOnce})
+			g := &gen{r: rand.New(rand.NewPCG(seed, 11)), m: map[string]*mval{}}
+			r.f.snapshot()
+			stale := 0
+			for step := range 600 {
+				cmd := g.next()
+				if cmd == nil {
+					continue
+				}
+				r.c.Add(time.Second)
+				r.f.cmd(cmd...)
+				r.sync()
+				checkInvariants(t, r.a)
+				for k, w := range r.v.windows {
+					if w.stale {
+						stale++
+						continue
+					}
+					mv := g.m[k]
+					require.NotNil(t, mv, "step %d: %s shown, not in the model", step, k)
+					got := viewWindow(t, w)
+					_, key, _ := strings.Cut(k, "/")
+					sp := specOf(key)
+					require.LessOrEqual(t, len(got), sp.Limit)
+					sp.Limit = len(got)
+					require.Equal(t, modelWindow(mv, sp), got, "step %d: %s after %q", step, k, cmd)
+				}
+			}
+			st := r.a.Stats()
+			require.NotZero(t, st.Evictions)
+			t.Logf("evictions %d, stale windows seen %d", st.Evictions, stale)
 		})
 	}
 }
