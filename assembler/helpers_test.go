@@ -19,9 +19,9 @@ type fakeClock struct{ t time.Time }
 
 func newClock() *fakeClock { return &fakeClock{t: time.UnixMilli(1_733_130_000_000)} }
 
-func (c *fakeClock) Now() time.Time          { return c.t }
-func (c *fakeClock) Add(d time.Duration)     { c.t = c.t.Add(d) }
-func (c *fakeClock) ms() int64               { return c.t.UnixMilli() }
+func (c *fakeClock) Now() time.Time      { return c.t }
+func (c *fakeClock) Add(d time.Duration) { c.t = c.t.Add(d) }
+func (c *fakeClock) ms() int64           { return c.t.UnixMilli() }
 
 // recSink records what it is sent; while full it refuses.
 type recSink struct {

@@ -157,8 +157,8 @@ func viewWindow(t testing.TB, w *vwin) map[string]string {
 // gen makes random commands that a master would accept and propagate,
 // applying them to the model.
 type gen struct {
-	r     *rand.Rand
-	m     map[string]*mval // "db/key"
+	r    *rand.Rand
+	m    map[string]*mval // "db/key"
 	xseq int
 }
 
