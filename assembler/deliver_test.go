@@ -3,6 +3,7 @@ package assembler
 import (
 	"bytes"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,4 +303,43 @@ func TestGlobalBoundBytes(t *testing.T) {
 	r.sync()
 	require.Len(t, r.v.values("s"), 3, "the oldest stream entry went")
 	require.Equal(t, "0/h(stale) 0/s", r.v.keys(), "the stream stays exact")
+}
+
+// TestConcurrent drives one assembler from several goroutines (a monitor
+// loop, a ticker, viewers coming and going) for the race detector.
+func TestConcurrent(t *testing.T) {
+	var mu sync.Mutex
+	now := time.UnixMilli(1_733_130_000_000)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a, err := New(Config{Windows: []Window{{Match: "*", Limit: 5}}, Clock: clock, MaxEntries: 50})
+	require.NoError(t, err)
+	f := &feeder{t: t, a: a}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		f.snapshot(zsetEntry("k", "a", 1))
+		for i := range 300 {
+			f.cmd("ZADD", "k"+strconv.Itoa(i%7), strconv.Itoa(i), "m"+strconv.Itoa(i))
+		}
+	})
+	wg.Go(func() {
+		for range 300 {
+			mu.Lock()
+			now = now.Add(10 * time.Millisecond)
+			mu.Unlock()
+			a.Tick()
+		}
+	})
+	for g := range 3 {
+		wg.Go(func() {
+			for i := range 50 {
+				s, err := a.Subscribe(nopSink{}, []string{"k" + strconv.Itoa((g+i)%3) + "*"}, int64(i*10))
+				require.NoError(t, err)
+				require.NoError(t, s.SetPatterns([]string{"k*"}))
+				_ = a.Stats()
+				s.Unsubscribe()
+			}
+		})
+	}
+	wg.Wait()
+	require.Zero(t, a.Stats().Subscribers)
 }

@@ -142,6 +142,10 @@
 // infinities as ±1.7976931348623157e308. A key of an unknown type (see
 // Stale keys) has type "unknown".
 //
+// An updates lists every key held, a window without entries included; a
+// window with no entries that is not stale is as good as none, and a
+// consumer may drop it (the sysmon page does).
+//
 // A "dUpdates" message is the changes since the previous message:
 //
 //	{"offset":N,"deltas":[{"db":0,"key":"sysmon:h1:cpu","type":"zset","clear":false,
