@@ -139,6 +139,7 @@ type slot struct {
 
 	// What subscribers were last shown (at the last flush).
 	shown       []wentry
+	spare       []wentry // the backing of the window before, reused
 	shownType   rdb.Type
 	shownStale  bool
 	shownExists bool
@@ -178,6 +179,10 @@ type Assembler struct {
 	poppedOK bool
 	now      int64
 
+	// Scratch space of refresh.
+	seen map[string]struct{}
+	old  map[string][]byte
+
 	st Stats
 }
 
@@ -201,7 +206,8 @@ func New(cfg Config) (*Assembler, error) {
 		return nil, fmt.Errorf("%w: no Windows", ErrConfig)
 	}
 	a := &Assembler{cfg: cfg, slots: make(map[slotKey]*slot), groups: make(map[string]*group),
-		subs: make(map[*Subscription]struct{}), lastID: -1}
+		subs: make(map[*Subscription]struct{}), lastID: -1,
+		seen: make(map[string]struct{}), old: make(map[string][]byte)}
 	for i, w := range cfg.Windows {
 		if w.Match == "" {
 			return nil, fmt.Errorf("%w: Windows[%d]: empty Match", ErrConfig, i)
@@ -632,13 +638,18 @@ func (a *Assembler) refresh(s *slot, now int64, withDelta bool) []byte {
 	var typ rdb.Type
 	stale := false
 	if exists {
-		w = window(s.val, s.spec, now)
+		w = window(s.val, s.spec, now, s.spare, a.seen)
 		typ, stale = s.val.typ, s.val.stale
 	}
 	var d []byte
 	if withDelta && (exists || s.shownExists) {
-		d = delta(s, w, exists, typ, stale)
+		d = delta(s, w, exists, typ, stale, a.old)
 	}
+	s.spare = s.shown
+	if !exists {
+		s.spare = nil
+	}
+	clear(s.spare)
 	s.shown, s.shownType, s.shownStale, s.shownExists, s.cleared = w, typ, stale, exists, false
 	s.ageAt = 0
 	if exists && s.spec.MaxAge > 0 && len(w) > 0 && !math.IsNaN(w[0].t) {
@@ -651,7 +662,7 @@ func (a *Assembler) refresh(s *slot, now int64, withDelta bool) []byte {
 }
 
 // delta encodes the change from the shown window to w, or nil.
-func delta(s *slot, w []wentry, exists bool, typ rdb.Type, stale bool) []byte {
+func delta(s *slot, w []wentry, exists bool, typ rdb.Type, stale bool, old map[string][]byte) []byte {
 	clr := !exists || s.shownExists && (s.cleared || s.shownType != typ)
 	var dels []string
 	var sets [][]byte
@@ -660,7 +671,7 @@ func delta(s *slot, w []wentry, exists bool, typ rdb.Type, stale bool) []byte {
 			sets = append(sets, e.enc)
 		}
 	} else {
-		old := make(map[string][]byte, len(s.shown))
+		defer clear(old)
 		for _, e := range s.shown {
 			old[e.id] = e.enc
 		}

@@ -18,21 +18,19 @@ type wentry struct {
 	t   float64
 }
 
-// window computes what key shows under spec at now (Unix ms): see the
-// package documentation for each type.
-func window(v *value, sp *spec, now int64) []wentry {
+// window computes what key shows under spec at now (Unix ms), into w
+// (reused); seen is scratch space. See the package documentation for each
+// type.
+func window(v *value, sp *spec, now int64, w []wentry, seen map[string]struct{}) []wentry {
 	limit := sp.Limit
 	cutoff := math.Inf(-1)
 	if sp.MaxAge > 0 {
 		cutoff = float64(now - sp.MaxAge.Milliseconds())
 	}
-	var w []wentry
+	w = w[:0]
 	switch v.typ {
 	case rdb.TypeZSet:
-		var seen map[string]struct{}
-		if sp.DedupID {
-			seen = make(map[string]struct{})
-		}
+		defer clear(seen)
 		for i := len(v.z.sorted) - 1; i >= 0 && len(w) < limit; i-- {
 			m := v.z.sorted[i]
 			if m.score < cutoff {
