@@ -118,6 +118,10 @@ func (v *value) zdelRange(i, j int) {
 // held state cannot follow it exactly (the key is then stale).
 func (v *value) applyZSet(e *monitor.Event) bool {
 	z := v.z
+	if (e.Op == monitor.OpZRemRangeByScore || e.Op == monitor.OpZRemRangeByLex) &&
+		(len(e.Elems) != 2 || len(e.Elems[0]) == 0 || len(e.Elems[1]) == 0) {
+		return false // not as the monitor builds it
+	}
 	switch e.Op {
 	case monitor.OpZAdd:
 		o := e.Opts
