@@ -151,7 +151,8 @@
 //	{"offset":N,"deltas":[{"db":0,"key":"sysmon:h1:cpu","type":"zset","clear":false,
 //	  "del":["<id>"],"set":[<entries>]}]}
 //
-// A consumer applies, per delta: clear (empty the key's window: the key was
+// Deltas come in the order their keys first changed in the interval, one
+// per key. A consumer applies, per delta: clear (empty the key's window: the key was
 // deleted, when set is empty, or replaced, when set holds its new
 // entries), then del (ids that left the window), then set (entries added
 // or changed, by id). "stale":true after "clear" says the key is stale

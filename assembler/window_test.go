@@ -196,3 +196,34 @@ func TestJSONStrings(t *testing.T) {
 	require.Equal(t, `{"id":`, memberID(`{"id":`))
 	require.Equal(t, `{"x":1}`, memberID(`{"x":1}`))
 }
+
+// TestJSONShapes pins the entry shape of every type (the contract with
+// the page).
+func TestJSONShapes(t *testing.T) {
+	r := newRig(t, Config{Windows: []Window{{Match: "*", Limit: 2}}, Interval: AtOnce})
+	r.f.snapshot(
+		&rdb.Entry{Key: []byte("h"), Type: rdb.TypeHash, Fields: []rdb.Field{{Name: []byte("f"), Value: []byte("v")}}, Last: true},
+		&rdb.Entry{Key: []byte("l"), Type: rdb.TypeList, Elems: [][]byte{[]byte("a"), []byte("b"), []byte("c")}, Last: true},
+		&rdb.Entry{Key: []byte("s"), Type: rdb.TypeSet, Elems: [][]byte{[]byte("m")}, Last: true},
+		&rdb.Entry{Key: []byte("t"), Type: rdb.TypeString, Str: []byte("x\xff"), Last: true},
+		&rdb.Entry{Key: []byte("x"), Type: rdb.TypeStream, Stream: &rdb.Stream{Entries: []rdb.StreamEntry{
+			{ID: rdb.StreamID{Ms: 5, Seq: 1}, Fields: [][]byte{[]byte("a"), []byte("1"), []byte("b"), []byte("2")}}}}, Last: true},
+		zsetEntry("z", "m", 3),
+	)
+	msgs := r.sink.take()
+	require.Equal(t, `{"offset":100,"windows":[`+
+		`{"db":0,"key":"h","type":"hash","entries":[{"id":"f","value":"v"}]},`+
+		`{"db":0,"key":"l","type":"list","entries":[{"id":"1","value":"b"},{"id":"2","value":"c"}]},`+
+		`{"db":0,"key":"s","type":"set","entries":[{"id":"m","value":"m"}]},`+
+		`{"db":0,"key":"t","type":"string","entries":[{"id":"","value":"x`+"\ufffd"+`"}]},`+
+		`{"db":0,"key":"x","type":"stream","entries":[{"id":"5-1","score":5,"value":{"a":"1","b":"2"}}]},`+
+		`{"db":0,"key":"z","type":"zset","entries":[{"id":"m","score":3,"value":"m"}]}]}`, string(msgs[0].Data))
+	r.f.cmd("SUNIONSTORE", "u", "s")
+	r.f.cmd("LPUSH", "l", "n")
+	msgs = r.sink.take()
+	// The key SUNIONSTORE only read is stale too: the view cannot tell
+	// (see the package documentation).
+	require.Equal(t, `{"offset":110,"deltas":[{"db":0,"key":"u","type":"set","clear":false,"stale":true,"del":[],"set":[]},`+
+		`{"db":0,"key":"s","type":"set","clear":false,"stale":true,"del":[],"set":[]}]}`, string(msgs[0].Data))
+	require.Equal(t, `{"offset":120,"deltas":[{"db":0,"key":"l","type":"list","clear":false,"del":["1"],"set":[{"id":"2","value":"b"},{"id":"3","value":"c"}]}]}`, string(msgs[1].Data))
+}
