@@ -1,0 +1,336 @@
+package rdb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// streamIter reads streams: listpack nodes keyed by their master id, then
+// the metadata and consumer groups.
+type streamIter struct {
+	enc     Encoding
+	nodes   uint64
+	inNode  bool
+	el      blobElems
+	off     int64
+	master  StreamID
+	mfields [][]byte // master entry fields, copied per node
+	mbuf    []byte
+}
+
+func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
+	n := 0
+	for n < d.cfg.chunkSize {
+		if !it.inNode {
+			if it.nodes == 0 {
+				if err := d.readStreamMeta(it.enc, &d.meta); err != nil {
+					return false, err
+				}
+				e.Stream.Meta = &d.meta
+				e.Len = int64(min(d.meta.Length, math.MaxInt64))
+				return true, nil
+			}
+			it.nodes--
+			if err := it.startNode(d); err != nil {
+				return false, err
+			}
+			continue
+		}
+		before := len(e.Stream.Entries)
+		ok, err := it.entry(d, e)
+		if err != nil {
+			return false, d.fail("stream listpack", it.off, err)
+		}
+		if !ok {
+			it.inNode = false
+			continue
+		}
+		n += len(e.Stream.Entries) - before // deleted entries take no room
+	}
+	// A full chunk: pass the deleted entries that follow and, when the
+	// last node is exhausted, finish the key here so that Last is exact.
+	for it.inNode {
+		save := it.el
+		_, v, isStr, ok, err := it.el.next()
+		if err != nil {
+			return false, d.fail("stream listpack", it.off, err)
+		}
+		if !ok {
+			it.inNode = false
+			break
+		}
+		it.el = save
+		if isStr || v&1 == 0 { // a live entry (or a bad one, for the next call)
+			break
+		}
+		if _, err := it.entry(d, e); err != nil {
+			return false, d.fail("stream listpack", it.off, err)
+		}
+	}
+	if !it.inNode && it.nodes == 0 {
+		if err := d.readStreamMeta(it.enc, &d.meta); err != nil {
+			return false, err
+		}
+		e.Stream.Meta = &d.meta
+		e.Len = int64(min(d.meta.Length, math.MaxInt64))
+		return true, nil
+	}
+	return false, nil
+}
+
+func (it *streamIter) startNode(d *Decoder) error {
+	koff := d.r.off
+	k, err := d.readString("stream node key")
+	if err != nil {
+		return err
+	}
+	if len(k) != 16 {
+		return d.fail("stream node key", koff, corrupt("node key of %d bytes, want 16", len(k)))
+	}
+	it.master = StreamID{binary.BigEndian.Uint64(k), binary.BigEndian.Uint64(k[8:])}
+	it.off = d.r.off
+	b, err := d.readBlob("stream listpack")
+	if err != nil {
+		return err
+	}
+	if err := it.el.init(blobListpack, b); err != nil {
+		return d.fail("stream listpack", it.off, err)
+	}
+	// master entry: count, deleted, num-fields, fields..., 0
+	var hdr [3]int64
+	for i := range hdr {
+		if hdr[i], err = it.int(); err != nil {
+			return d.fail("stream listpack", it.off, err)
+		}
+	}
+	if hdr[2] < 0 || hdr[2] > int64(len(b)) {
+		return d.fail("stream listpack", it.off, corrupt("master entry with %d fields", hdr[2]))
+	}
+	it.mfields, it.mbuf = it.mfields[:0], it.mbuf[:0]
+	var spans [][2]int
+	for i := int64(0); i < hdr[2]; i++ {
+		s, v, isStr, ok, err := it.el.next()
+		if err == nil && !ok {
+			err = corrupt("listpack ends inside the master entry")
+		}
+		if err != nil {
+			return d.fail("stream listpack", it.off, err)
+		}
+		start := len(it.mbuf)
+		if isStr {
+			it.mbuf = append(it.mbuf, s...)
+		} else {
+			it.mbuf = fmt.Appendf(it.mbuf, "%d", v)
+		}
+		spans = append(spans, [2]int{start, len(it.mbuf)})
+	}
+	for _, sp := range spans {
+		it.mfields = append(it.mfields, it.mbuf[sp[0]:sp[1]])
+	}
+	if z, err := it.int(); err != nil || z != 0 {
+		if err == nil {
+			err = corrupt("master entry terminator %d, want 0", z)
+		}
+		return d.fail("stream listpack", it.off, err)
+	}
+	it.inNode = true
+	return nil
+}
+
+func (it *streamIter) int() (int64, error) {
+	s, v, isStr, ok, err := it.el.next()
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, corrupt("stream listpack ends early")
+	}
+	if isStr {
+		return 0, corrupt("stream listpack integer field holds string %q", s)
+	}
+	return v, nil
+}
+
+// entry decodes one stream entry, appending it unless it is deleted.
+func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
+	s, v, isStr, ok, err := it.el.next()
+	if err != nil || !ok {
+		return false, err
+	}
+	if isStr {
+		return false, corrupt("stream entry flags hold string %q", s)
+	}
+	flags := v
+	msd, err := it.int()
+	if err != nil {
+		return false, err
+	}
+	seqd, err := it.int()
+	if err != nil {
+		return false, err
+	}
+	id := StreamID{it.master.Ms + uint64(msd), it.master.Seq + uint64(seqd)}
+	var nf int64
+	same := flags&2 != 0
+	if same {
+		nf = int64(len(it.mfields))
+	} else if nf, err = it.int(); err != nil {
+		return false, err
+	}
+	if nf < 0 || nf > int64(len(it.el.b)) {
+		return false, corrupt("stream entry with %d fields", nf)
+	}
+	deleted := flags&1 != 0
+	// Fields of all entries of a chunk share one slab; a slab that grows
+	// leaves earlier entries on the old array, which stays valid.
+	start := len(d.slab)
+	for i := int64(0); i < nf; i++ {
+		if same {
+			if !deleted {
+				d.slab = append(d.slab, d.arena.copy(it.mfields[i]))
+			}
+		} else {
+			s, v, isStr, ok, err := it.el.next()
+			if err == nil && !ok {
+				err = corrupt("stream entry ends early")
+			}
+			if err != nil {
+				return false, err
+			}
+			if !deleted {
+				d.slab = append(d.slab, d.elem(s, v, isStr))
+			}
+		}
+		s, v, isStr, ok, err := it.el.next()
+		if err == nil && !ok {
+			err = corrupt("stream entry ends early")
+		}
+		if err != nil {
+			return false, err
+		}
+		if !deleted {
+			d.slab = append(d.slab, d.elem(s, v, isStr))
+		}
+	}
+	if _, err := it.int(); err != nil { // lp-count
+		return false, err
+	}
+	if !deleted {
+		f := d.slab[start:len(d.slab):len(d.slab)]
+		e.Stream.Entries = append(e.Stream.Entries, StreamEntry{ID: id, Fields: f})
+	}
+	return true, nil
+}
+
+func (d *Decoder) readStreamID(op string) (StreamID, error) {
+	ms, err := d.readLen(op)
+	if err != nil {
+		return StreamID{}, err
+	}
+	seq, err := d.readLen(op)
+	return StreamID{ms, seq}, err
+}
+
+func (d *Decoder) readRawID(op string) (StreamID, error) {
+	off := d.r.off
+	b, err := d.r.next(16)
+	if err != nil {
+		return StreamID{}, d.fail(op, off, err)
+	}
+	return StreamID{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}, nil
+}
+
+func (d *Decoder) readStreamMeta(enc Encoding, m *StreamMeta) error {
+	groups := m.Groups[:0]
+	*m = StreamMeta{}
+	var err error
+	if m.Length, err = d.readLen("stream length"); err != nil {
+		return err
+	}
+	if m.LastID, err = d.readStreamID("stream last id"); err != nil {
+		return err
+	}
+	if enc >= EncStreamListpacks2 {
+		if m.FirstID, err = d.readStreamID("stream first id"); err != nil {
+			return err
+		}
+		if m.MaxDeletedID, err = d.readStreamID("stream max deleted id"); err != nil {
+			return err
+		}
+		if m.EntriesAdded, err = d.readLen("stream entries added"); err != nil {
+			return err
+		}
+	}
+	ng, err := d.readLen("stream group count")
+	if err != nil {
+		return err
+	}
+	for ; ng > 0; ng-- {
+		var g StreamGroup
+		if g.Name, err = d.readString("stream group name"); err != nil {
+			return err
+		}
+		if g.LastID, err = d.readStreamID("stream group last id"); err != nil {
+			return err
+		}
+		g.EntriesRead = -1
+		if enc >= EncStreamListpacks2 {
+			er, err := d.readLen("stream group entries read")
+			if err != nil {
+				return err
+			}
+			g.EntriesRead = int64(er)
+		}
+		np, err := d.readLen("stream pel size")
+		if err != nil {
+			return err
+		}
+		for ; np > 0; np-- {
+			var p StreamPending
+			if p.ID, err = d.readRawID("stream pel id"); err != nil {
+				return err
+			}
+			if p.DeliveryTime, err = d.readMillis("stream pel delivery time"); err != nil {
+				return err
+			}
+			if p.DeliveryCount, err = d.readLen("stream pel delivery count"); err != nil {
+				return err
+			}
+			g.PEL = append(g.PEL, p)
+		}
+		nc, err := d.readLen("stream consumer count")
+		if err != nil {
+			return err
+		}
+		for ; nc > 0; nc-- {
+			c := StreamConsumer{ActiveTime: -1}
+			if c.Name, err = d.readString("stream consumer name"); err != nil {
+				return err
+			}
+			if c.SeenTime, err = d.readMillis("stream consumer seen time"); err != nil {
+				return err
+			}
+			if enc >= EncStreamListpacks3 {
+				if c.ActiveTime, err = d.readMillis("stream consumer active time"); err != nil {
+					return err
+				}
+			}
+			cp, err := d.readLen("stream consumer pel size")
+			if err != nil {
+				return err
+			}
+			for ; cp > 0; cp-- {
+				id, err := d.readRawID("stream consumer pel id")
+				if err != nil {
+					return err
+				}
+				c.PEL = append(c.PEL, id)
+			}
+			g.Consumers = append(g.Consumers, c)
+		}
+		groups = append(groups, g)
+	}
+	m.Groups = groups
+	return nil
+}

@@ -1,0 +1,259 @@
+package rdb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Lengths, strings and numbers as the file encodes them.
+
+var errEncodedLength = errors.New("string encoding where a length was expected")
+
+// readLen reads a length; an encoded-string marker is corrupt here.
+func (d *Decoder) readLen(op string) (uint64, error) {
+	off := d.r.off
+	v, enc, err := d.readLenEnc()
+	if err != nil {
+		return 0, d.fail(op, off, err)
+	}
+	if enc {
+		return 0, d.fail(op, off, corrupt("%v", errEncodedLength))
+	}
+	return v, nil
+}
+
+// readLenEnc reads a length or, when enc is set, a string encoding (0-3).
+func (d *Decoder) readLenEnc() (v uint64, enc bool, err error) {
+	b, err := d.r.readByte()
+	if err != nil {
+		return 0, false, err
+	}
+	switch b >> 6 {
+	case 0:
+		return uint64(b & 0x3f), false, nil
+	case 1:
+		b2, err := d.r.readByte()
+		if err != nil {
+			return 0, false, err
+		}
+		return uint64(b&0x3f)<<8 | uint64(b2), false, nil
+	case 2:
+		switch b {
+		case 0x80:
+			p, err := d.r.next(4)
+			if err != nil {
+				return 0, false, err
+			}
+			return uint64(binary.BigEndian.Uint32(p)), false, nil
+		case 0x81:
+			p, err := d.r.next(8)
+			if err != nil {
+				return 0, false, err
+			}
+			return binary.BigEndian.Uint64(p), false, nil
+		}
+		return 0, false, corrupt("unknown length prefix 0x%02x", b)
+	}
+	return uint64(b & 0x3f), true, nil
+}
+
+// stringHeader reads a string's prefix. It returns the integer for
+// int-encoded strings (isInt), or the raw length n, or for LZF the
+// compressed and plain lengths.
+func (d *Decoder) stringHeader(op string) (n uint64, clen uint64, lzf bool, iv int64, isInt bool, err error) {
+	off := d.r.off
+	v, enc, err := d.readLenEnc()
+	if err != nil {
+		return 0, 0, false, 0, false, d.fail(op, off, err)
+	}
+	if !enc {
+		if v > uint64(d.cfg.maxStringLen) {
+			return 0, 0, false, 0, false, d.fail(op, off, fmt.Errorf("%w: string of %d bytes (limit %d)", ErrTooLarge, v, d.cfg.maxStringLen))
+		}
+		return v, 0, false, 0, false, nil
+	}
+	switch v {
+	case 0, 1, 2:
+		size := 1 << v
+		p, err := d.r.next(size)
+		if err != nil {
+			return 0, 0, false, 0, false, d.fail(op, off, err)
+		}
+		switch size {
+		case 1:
+			iv = int64(int8(p[0]))
+		case 2:
+			iv = int64(int16(binary.LittleEndian.Uint16(p)))
+		default:
+			iv = int64(int32(binary.LittleEndian.Uint32(p)))
+		}
+		return 0, 0, false, iv, true, nil
+	case 3:
+		cl, err := d.readLen("lzf compressed length")
+		if err != nil {
+			return 0, 0, false, 0, false, err
+		}
+		ul, err := d.readLen("lzf length")
+		if err != nil {
+			return 0, 0, false, 0, false, err
+		}
+		if ul > uint64(d.cfg.maxStringLen) || cl > uint64(d.cfg.maxStringLen) {
+			return 0, 0, false, 0, false, d.fail(op, off, fmt.Errorf("%w: compressed string of %d bytes (limit %d)", ErrTooLarge, ul, d.cfg.maxStringLen))
+		}
+		// One LZF back reference of 3 bytes yields at most 264 bytes.
+		if cl == 0 || ul > cl*88+1 {
+			return 0, 0, false, 0, false, d.fail(op, off, corrupt("lzf lengths %d compressed, %d plain", cl, ul))
+		}
+		return ul, cl, true, 0, false, nil
+	}
+	return 0, 0, false, 0, false, d.fail(op, off, corrupt("unknown string encoding %d", v))
+}
+
+// readString reads a string into the arena (valid until the next call to
+// Next).
+func (d *Decoder) readString(op string) ([]byte, error) {
+	off := d.r.off
+	n, cl, lzf, iv, isInt, err := d.stringHeader(op)
+	if err != nil {
+		return nil, err
+	}
+	if isInt {
+		return d.arena.appendInt(iv), nil
+	}
+	if lzf {
+		in, err := d.r.next(int(cl))
+		if err != nil {
+			return nil, d.fail(op, off, err)
+		}
+		out := d.arena.alloc(int(n))
+		if err := lzfDecompress(in, out); err != nil {
+			return nil, d.fail(op, off, corrupt("%v", err))
+		}
+		return out, nil
+	}
+	if n > 1<<20 {
+		s, err := d.r.appendN(nil, int(n))
+		if err != nil {
+			return nil, d.fail(op, off, err)
+		}
+		return s, nil
+	}
+	p, err := d.r.next(int(n))
+	if err != nil {
+		return nil, d.fail(op, off, err)
+	}
+	s := d.arena.alloc(len(p))
+	copy(s, p)
+	return s, nil
+}
+
+// readBlob reads a string holding an encoded structure (listpack, ziplist
+// ...) into d.blob, which lives until the next blob.
+func (d *Decoder) readBlob(op string) ([]byte, error) {
+	off := d.r.off
+	n, cl, lzf, iv, isInt, err := d.stringHeader(op)
+	if err != nil {
+		return nil, err
+	}
+	if isInt {
+		d.blob = strconv.AppendInt(d.blob[:0], iv, 10)
+		return d.blob, nil
+	}
+	if lzf {
+		in, err := d.r.next(int(cl)) // aliases the reader's buffer when it fits
+		if err != nil {
+			return nil, d.fail(op, off, err)
+		}
+		if cap(d.blob) < int(n) {
+			d.blob = make([]byte, n)
+		}
+		d.blob = d.blob[:n]
+		if err := lzfDecompress(in, d.blob); err != nil {
+			return nil, d.fail(op, off, corrupt("%v", err))
+		}
+		return d.blob, nil
+	}
+	if d.blob, err = d.r.appendN(d.blob[:0], int(n)); err != nil {
+		return nil, d.fail(op, off, err)
+	}
+	return d.blob, nil
+}
+
+// skipString consumes a string without decoding it.
+func (d *Decoder) skipString(op string) error {
+	off := d.r.off
+	n, cl, lzf, _, isInt, err := d.stringHeader(op)
+	if err != nil || isInt {
+		return err
+	}
+	if lzf {
+		n = cl
+	}
+	if err := d.r.skip(int64(n)); err != nil {
+		return d.fail(op, off, err)
+	}
+	return nil
+}
+
+// readDoubleString reads a zset score in the old string form (type 3).
+func (d *Decoder) readDoubleString() (float64, error) {
+	off := d.r.off
+	l, err := d.r.readByte()
+	if err != nil {
+		return 0, d.fail("zset score", off, err)
+	}
+	switch l {
+	case 253:
+		return math.NaN(), nil
+	case 254:
+		return math.Inf(1), nil
+	case 255:
+		return math.Inf(-1), nil
+	}
+	p, err := d.r.next(int(l))
+	if err != nil {
+		return 0, d.fail("zset score", off, err)
+	}
+	f, err := parseScore(p)
+	if err != nil {
+		return 0, d.fail("zset score", off, err)
+	}
+	return f, nil
+}
+
+func parseScore(p []byte) (float64, error) {
+	switch string(p) {
+	case "inf", "+inf", "Inf", "+Inf":
+		return math.Inf(1), nil
+	case "-inf", "-Inf":
+		return math.Inf(-1), nil
+	case "nan", "-nan":
+		return math.NaN(), nil
+	}
+	f, err := strconv.ParseFloat(string(p), 64)
+	if err != nil {
+		return 0, corrupt("score %q", p)
+	}
+	return f, nil
+}
+
+func (d *Decoder) readFloat64(op string) (float64, error) {
+	off := d.r.off
+	v, err := d.r.uint64LE()
+	if err != nil {
+		return 0, d.fail(op, off, err)
+	}
+	return math.Float64frombits(v), nil
+}
+
+func (d *Decoder) readMillis(op string) (int64, error) {
+	off := d.r.off
+	v, err := d.r.uint64LE()
+	if err != nil {
+		return 0, d.fail(op, off, err)
+	}
+	return int64(v), nil
+}
