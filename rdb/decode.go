@@ -44,36 +44,36 @@ func (d *Decoder) fail(op string, off int64, err error) error {
 		return err
 	}
 	e := &Error{Offset: off, Op: op, Err: err}
-	if d.ent.Key != nil {
-		e.Key = append([]byte(nil), d.ent.Key...)
+	if d.rec.ent.Key != nil {
+		e.Key = append([]byte(nil), d.rec.ent.Key...)
 	}
 	return e
 }
 
-func (d *Decoder) resetKey() {
-	d.expire, d.idle, d.freq, d.havePre = -1, -1, -1, false
+func (p *keyOpcodes) reset() {
+	p.expire, p.idle, p.freq, p.seen = -1, -1, -1, false
 }
 
 func (d *Decoder) next() (Record, error) {
 	d.arena.reset()
-	if !d.started {
+	if !d.file.started {
 		return d.readHeader()
 	}
-	if d.cur != nil {
+	if d.key.cur != nil {
 		return d.nextChunk()
 	}
-	if d.done {
+	if d.file.done {
 		return nil, io.EOF
 	}
-	d.ent.Key = nil
+	d.rec.ent.Key = nil
 	for {
 		off := d.r.off
 		t, err := d.r.readByte()
 		if err != nil {
 			return nil, d.fail("opcode", off, err)
 		}
-		if !d.havePre {
-			d.keyStart = off
+		if !d.pre.seen {
+			d.pre.start = off
 		}
 		switch t {
 		case opExpireTimeMs:
@@ -81,25 +81,25 @@ func (d *Decoder) next() (Record, error) {
 			if err != nil {
 				return nil, d.fail("expire time", off, err)
 			}
-			d.expire, d.havePre = int64(v), true
+			d.pre.expire, d.pre.seen = int64(v), true
 		case opExpireTime:
 			b, err := d.r.next(4)
 			if err != nil {
 				return nil, d.fail("expire time", off, err)
 			}
-			d.expire, d.havePre = int64(int32(binary.LittleEndian.Uint32(b)))*1000, true
+			d.pre.expire, d.pre.seen = int64(int32(binary.LittleEndian.Uint32(b)))*1000, true
 		case opIdle:
 			v, err := d.readLen("idle time")
 			if err != nil {
 				return nil, err
 			}
-			d.idle, d.havePre = int64(v), true
+			d.pre.idle, d.pre.seen = int64(v), true
 		case opFreq:
 			b, err := d.r.readByte()
 			if err != nil {
 				return nil, d.fail("lfu frequency", off, err)
 			}
-			d.freq, d.havePre = int(b), true
+			d.pre.freq, d.pre.seen = int(b), true
 		case opSelectDB:
 			v, err := d.readLen("db number")
 			if err != nil {
@@ -108,9 +108,9 @@ func (d *Decoder) next() (Record, error) {
 			if v > math.MaxInt32 {
 				return nil, d.fail("db number", off, corrupt("db %d", v))
 			}
-			d.db = int(v)
-			d.sel = SelectDB{off: off, DB: d.db}
-			return &d.sel, nil
+			d.file.db = int(v)
+			d.rec.sel = SelectDB{off: off, DB: d.file.db}
+			return &d.rec.sel, nil
 		case opResizeDB:
 			k, err := d.readLen("resizedb keys")
 			if err != nil {
@@ -120,8 +120,8 @@ func (d *Decoder) next() (Record, error) {
 			if err != nil {
 				return nil, err
 			}
-			d.rsz = ResizeDB{off: off, Keys: k, Expires: x}
-			return &d.rsz, nil
+			d.rec.rsz = ResizeDB{off: off, Keys: k, Expires: x}
+			return &d.rec.rsz, nil
 		case opSlotInfo:
 			var v [3]uint64
 			for i := range v {
@@ -129,8 +129,8 @@ func (d *Decoder) next() (Record, error) {
 					return nil, err
 				}
 			}
-			d.slot = SlotInfo{off: off, Slot: v[0], Keys: v[1], Expires: v[2]}
-			return &d.slot, nil
+			d.rec.slot = SlotInfo{off: off, Slot: v[0], Keys: v[1], Expires: v[2]}
+			return &d.rec.slot, nil
 		case opAux:
 			k, err := d.readString("aux key")
 			if err != nil {
@@ -140,28 +140,28 @@ func (d *Decoder) next() (Record, error) {
 			if err != nil {
 				return nil, err
 			}
-			d.aux = Aux{off: off, Key: k, Value: v}
-			return &d.aux, nil
+			d.rec.aux = Aux{off: off, Key: k, Value: v}
+			return &d.rec.aux, nil
 		case opFunction2, opFunctionPreGA:
 			if err := d.readFunction(off, t == opFunctionPreGA); err != nil {
 				return nil, err
 			}
-			return &d.fn, nil
+			return &d.rec.fn, nil
 		case opModuleAux:
 			if err := d.readModuleAux(off); err != nil {
 				return nil, err
 			}
-			return &d.maux, nil
+			return &d.rec.maux, nil
 		case opKeyMetaOrSlotImport:
-			if !d.valkey {
+			if !d.file.valkey {
 				return nil, d.fail("opcode", off, fmt.Errorf("%w: key metadata (opcode 243, Redis 8.6) is not supported", ErrUnsupportedType))
 			}
 			if err := d.readSlotImport(off); err != nil {
 				return nil, err
 			}
-			return &d.simp, nil
+			return &d.rec.simp, nil
 		case opEOF:
-			if d.havePre {
+			if d.pre.seen {
 				return nil, d.fail("opcode", off, corrupt("end of file after a key's expire/idle/freq opcode"))
 			}
 			return d.readEnd(off)
@@ -176,7 +176,7 @@ func (d *Decoder) next() (Record, error) {
 }
 
 func (d *Decoder) readHeader() (Record, error) {
-	d.started = true
+	d.file.started = true
 	b, err := d.r.next(9)
 	if err != nil {
 		return nil, d.fail("header", 0, err)
@@ -184,9 +184,9 @@ func (d *Decoder) readHeader() (Record, error) {
 	var digits []byte
 	switch {
 	case bytes.HasPrefix(b, []byte("REDIS")):
-		d.magic, digits = "REDIS", b[5:9]
+		d.file.magic, digits = "REDIS", b[5:9]
 	case bytes.HasPrefix(b, []byte("VALKEY")):
-		d.magic, digits, d.valkey = "VALKEY", b[6:9], true
+		d.file.magic, digits, d.file.valkey = "VALKEY", b[6:9], true
 	default:
 		return nil, d.fail("header", 0, fmt.Errorf("%w: bad magic %q", ErrUnsupportedVersion, b))
 	}
@@ -198,7 +198,7 @@ func (d *Decoder) readHeader() (Record, error) {
 		v = v*10 + int(c-'0')
 	}
 	max := maxRedisVersion
-	if d.valkey {
+	if d.file.valkey {
 		max = maxValkeyVersion
 		if v < valkeyVersion {
 			return nil, d.fail("header", 0, fmt.Errorf("%w: %q", ErrUnsupportedVersion, b))
@@ -207,30 +207,30 @@ func (d *Decoder) readHeader() (Record, error) {
 	if v < 1 || v > max && !d.cfg.futureVersions {
 		return nil, d.fail("header", 0, fmt.Errorf("%w: %q (newest known: %d)", ErrUnsupportedVersion, b, max))
 	}
-	d.version = v
-	d.hdr = Header{Magic: d.magic, Version: v}
-	return &d.hdr, nil
+	d.file.version = v
+	d.rec.hdr = Header{Magic: d.file.magic, Version: v}
+	return &d.rec.hdr, nil
 }
 
 func (d *Decoder) readEnd(off int64) (Record, error) {
-	d.done = true
-	d.end = End{off: off}
-	if d.version >= 5 {
+	d.file.done = true
+	d.rec.end = End{off: off}
+	if d.file.version >= 5 {
 		want := d.r.crc
 		got, err := d.r.uint64LE()
 		if err != nil {
 			return nil, d.fail("checksum", d.r.off, err)
 		}
-		d.end.Checksum = got
+		d.rec.end.Checksum = got
 		if got != 0 {
 			if got != want {
 				return nil, d.fail("checksum", off+1, fmt.Errorf("%w: stored %016x, computed %016x", ErrChecksum, got, want))
 			}
-			d.end.Verified = true
+			d.rec.end.Verified = true
 		}
 	}
-	d.end.Size = d.r.off
-	return &d.end, nil
+	d.rec.end.Size = d.r.off
+	return &d.rec.end, nil
 }
 
 func (d *Decoder) readSlotImport(off int64) error {
@@ -242,7 +242,7 @@ func (d *Decoder) readSlotImport(off int64) error {
 	if err != nil {
 		return err
 	}
-	d.simp = SlotImport{off: off, Job: job, Ranges: d.simp.Ranges[:0]}
+	d.rec.simp = SlotImport{off: off, Job: job, Ranges: d.rec.simp.Ranges[:0]}
 	for i := uint64(0); i < n; i++ {
 		from, err := d.readLen("slot range")
 		if err != nil {
@@ -252,7 +252,7 @@ func (d *Decoder) readSlotImport(off int64) error {
 		if err != nil {
 			return err
 		}
-		d.simp.Ranges = append(d.simp.Ranges, [2]uint64{from, to})
+		d.rec.simp.Ranges = append(d.rec.simp.Ranges, [2]uint64{from, to})
 	}
 	return nil
 }
@@ -266,7 +266,7 @@ func (d *Decoder) readFunction(off int64, preGA bool) error {
 		if err != nil {
 			return err
 		}
-		d.fn = Function{off: off, Code: code}
+		d.rec.fn = Function{off: off, Code: code}
 		return nil
 	}
 	name, err := d.readString("function library name")
@@ -292,6 +292,6 @@ func (d *Decoder) readFunction(off int64, preGA bool) error {
 	}
 	code := d.arena.alloc(0)
 	code = fmt.Appendf(code, "#!%s name=%s\n%s", engine, name, blob)
-	d.fn = Function{off: off, Code: code, PreGA: true}
+	d.rec.fn = Function{off: off, Code: code, PreGA: true}
 	return nil
 }

@@ -73,7 +73,7 @@ func (d *Decoder) readModuleAux(off int64) error {
 	if err != nil {
 		return err
 	}
-	d.maux = ModuleAux{off: off, Module: Module{ID: id, Name: moduleName(id), Version: id & 1023, When: when, Raw: d.r.capture}}
+	d.rec.maux = ModuleAux{off: off, Module: Module{ID: id, Name: moduleName(id), Version: id & 1023, When: when, Raw: d.r.capture}}
 	return nil
 }
 

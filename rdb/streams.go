@@ -24,11 +24,11 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 	for n < d.cfg.chunkSize {
 		if !it.inNode {
 			if it.nodes == 0 {
-				if err := d.readStreamMeta(it.enc, &d.meta); err != nil {
+				if err := d.readStreamMeta(it.enc, &d.rec.meta); err != nil {
 					return false, err
 				}
-				e.Stream.Meta = &d.meta
-				e.Len = int64(min(d.meta.Length, math.MaxInt64))
+				e.Stream.Meta = &d.rec.meta
+				e.Len = int64(min(d.rec.meta.Length, math.MaxInt64))
 				return true, nil
 			}
 			it.nodes--
@@ -69,11 +69,11 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 		}
 	}
 	if !it.inNode && it.nodes == 0 {
-		if err := d.readStreamMeta(it.enc, &d.meta); err != nil {
+		if err := d.readStreamMeta(it.enc, &d.rec.meta); err != nil {
 			return false, err
 		}
-		e.Stream.Meta = &d.meta
-		e.Len = int64(min(d.meta.Length, math.MaxInt64))
+		e.Stream.Meta = &d.rec.meta
+		e.Len = int64(min(d.rec.meta.Length, math.MaxInt64))
 		return true, nil
 	}
 	return false, nil
@@ -184,11 +184,11 @@ func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
 	deleted := flags&1 != 0
 	// Fields of all entries of a chunk share one slab; a slab that grows
 	// leaves earlier entries on the old array, which stays valid.
-	start := len(d.slab)
+	start := len(d.key.slab)
 	for i := int64(0); i < nf; i++ {
 		if same {
 			if !deleted {
-				d.slab = append(d.slab, d.arena.copy(it.mfields[i]))
+				d.key.slab = append(d.key.slab, d.arena.copy(it.mfields[i]))
 			}
 		} else {
 			s, v, isStr, ok, err := it.el.next()
@@ -199,7 +199,7 @@ func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
 				return false, err
 			}
 			if !deleted {
-				d.slab = append(d.slab, d.elem(s, v, isStr))
+				d.key.slab = append(d.key.slab, d.elem(s, v, isStr))
 			}
 		}
 		s, v, isStr, ok, err := it.el.next()
@@ -210,14 +210,14 @@ func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
 			return false, err
 		}
 		if !deleted {
-			d.slab = append(d.slab, d.elem(s, v, isStr))
+			d.key.slab = append(d.key.slab, d.elem(s, v, isStr))
 		}
 	}
 	if _, err := it.int(); err != nil { // lp-count
 		return false, err
 	}
 	if !deleted {
-		f := d.slab[start:len(d.slab):len(d.slab)]
+		f := d.key.slab[start:len(d.key.slab):len(d.key.slab)]
 		e.Stream.Entries = append(e.Stream.Entries, StreamEntry{ID: id, Fields: f})
 	}
 	return true, nil

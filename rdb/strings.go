@@ -151,7 +151,7 @@ func (d *Decoder) readString(op string) ([]byte, error) {
 }
 
 // readBlob reads a string holding an encoded structure (listpack, ziplist
-// ...) into d.blob, which lives until the next blob.
+// ...) into d.key.buf, which lives until the next blob.
 func (d *Decoder) readBlob(op string) ([]byte, error) {
 	off := d.r.off
 	n, cl, lzf, iv, isInt, err := d.stringHeader(op)
@@ -159,27 +159,27 @@ func (d *Decoder) readBlob(op string) ([]byte, error) {
 		return nil, err
 	}
 	if isInt {
-		d.blob = strconv.AppendInt(d.blob[:0], iv, 10)
-		return d.blob, nil
+		d.key.buf = strconv.AppendInt(d.key.buf[:0], iv, 10)
+		return d.key.buf, nil
 	}
 	if lzf {
 		in, err := d.r.next(int(cl)) // aliases the reader's buffer when it fits
 		if err != nil {
 			return nil, d.fail(op, off, err)
 		}
-		if cap(d.blob) < int(n) {
-			d.blob = make([]byte, n)
+		if cap(d.key.buf) < int(n) {
+			d.key.buf = make([]byte, n)
 		}
-		d.blob = d.blob[:n]
-		if err := lzfDecompress(in, d.blob); err != nil {
+		d.key.buf = d.key.buf[:n]
+		if err := lzfDecompress(in, d.key.buf); err != nil {
 			return nil, d.fail(op, off, corrupt("%v", err))
 		}
-		return d.blob, nil
+		return d.key.buf, nil
 	}
-	if d.blob, err = d.r.appendN(d.blob[:0], int(n)); err != nil {
+	if d.key.buf, err = d.r.appendN(d.key.buf[:0], int(n)); err != nil {
 		return nil, d.fail(op, off, err)
 	}
-	return d.blob, nil
+	return d.key.buf, nil
 }
 
 // skipString consumes a string without decoding it.

@@ -39,21 +39,21 @@ func (d *Decoder) readKey(off int64, enc Encoding) (Record, error) {
 	if !ok || enc == EncValkeyHash2 { // 150 is a report value, not a file byte
 		return nil, d.fail("value type", off, fmt.Errorf("%w: value type %d", ErrUnsupportedType, enc))
 	}
-	if enc == EncHashMetadataPreGA && d.valkey {
+	if enc == EncHashMetadataPreGA && d.file.valkey {
 		enc = EncValkeyHash2
 	}
 	k, err := d.readString("key")
 	if err != nil {
 		return nil, err
 	}
-	d.keyb = append(d.keyb[:0], k...)
-	e := &d.ent
+	d.key.name = append(d.key.name[:0], k...)
+	e := &d.rec.ent
 	*e = Entry{
-		off: d.keyStart, DB: d.db, Key: d.keyb, Type: typ, Encoding: enc,
-		Expire: d.expire, Idle: d.idle, Freq: d.freq, Chunk: -1, Len: -1,
+		off: d.pre.start, DB: d.file.db, Key: d.key.name, Type: typ, Encoding: enc,
+		Expire: d.pre.expire, Idle: d.pre.idle, Freq: d.pre.freq, Chunk: -1, Len: -1,
 		Elems: e.Elems[:0], Fields: e.Fields[:0], Members: e.Members[:0],
 	}
-	d.resetKey()
+	d.pre.reset()
 	for _, f := range d.cfg.filters {
 		if !f(e.DB, e.Key, typ) {
 			if err := d.skipValue(enc); err != nil {
@@ -74,13 +74,13 @@ func (d *Decoder) readKey(off int64, enc Encoding) (Record, error) {
 	case EncModulePreGA:
 		return nil, d.fail("module value", d.r.off, fmt.Errorf("%w: pre-GA module value (type 6) cannot be parsed without its module", ErrUnsupportedType))
 	case EncModule2:
-		if err := d.readModule(&d.mod, false); err != nil {
+		if err := d.readModule(&d.rec.mod, false); err != nil {
 			return nil, err
 		}
-		e.Module, e.Chunk, e.Last = &d.mod, 0, true
+		e.Module, e.Chunk, e.Last = &d.rec.mod, 0, true
 		return e, nil
 	case EncList, EncSet, EncZSet, EncZSet2, EncHash, EncHashMetadata, EncHashMetadataPreGA, EncValkeyHash2:
-		it := &d.itCount
+		it := &d.key.count
 		*it = countIter{enc: enc}
 		if enc == EncHashMetadata {
 			if it.minExpire, err = d.readMillis("hash min expire"); err != nil {
@@ -91,25 +91,25 @@ func (d *Decoder) readKey(off int64, enc Encoding) (Record, error) {
 			return nil, err
 		}
 		e.Len = int64(min(it.left, math.MaxInt64))
-		d.cur = it
+		d.key.cur = it
 	case EncListQuicklist, EncListQuicklist2:
-		it := &d.itQuick
+		it := &d.key.quick
 		*it = quickIter{plainCapable: enc == EncListQuicklist2}
 		if it.nodes, err = d.readLen("quicklist node count"); err != nil {
 			return nil, err
 		}
-		d.cur = it
+		d.key.cur = it
 	case EncStreamListpacks, EncStreamListpacks2, EncStreamListpacks3:
-		it := &d.itStream
+		it := &d.key.stream
 		*it = streamIter{enc: enc}
 		if it.nodes, err = d.readLen("stream listpack count"); err != nil {
 			return nil, err
 		}
-		d.strm.Entries, d.strm.Meta = d.strm.Entries[:0], nil
-		e.Stream = &d.strm
-		d.cur = it
+		d.rec.strm.Entries, d.rec.strm.Meta = d.rec.strm.Entries[:0], nil
+		e.Stream = &d.rec.strm
+		d.key.cur = it
 	default: // single-blob encodings
-		it := &d.itBlob
+		it := &d.key.blob
 		*it = blobIter{enc: enc}
 		if enc == EncHashListpackEx {
 			if _, err := d.readMillis("hash min expire"); err != nil {
@@ -144,26 +144,26 @@ func (d *Decoder) readKey(off int64, enc Encoding) (Record, error) {
 				e.Len = int64(it.el.count)
 			}
 		}
-		d.cur = it
+		d.key.cur = it
 	}
 	return d.nextChunk()
 }
 
 func (d *Decoder) nextChunk() (Record, error) {
-	e := &d.ent
+	e := &d.rec.ent
 	e.Chunk++
 	e.Elems, e.Fields, e.Members = e.Elems[:0], e.Fields[:0], e.Members[:0]
 	if e.Stream != nil {
 		e.Stream.Entries = e.Stream.Entries[:0]
-		d.slab = d.slab[:0]
+		d.key.slab = d.key.slab[:0]
 	}
-	done, err := d.cur.fill(d, e)
+	done, err := d.key.cur.fill(d, e)
 	if err != nil {
 		return nil, err
 	}
 	e.Last = done
 	if done {
-		d.cur = nil
+		d.key.cur = nil
 	}
 	return e, nil
 }
@@ -176,7 +176,7 @@ func (d *Decoder) skipValue(enc Encoding) error {
 	case EncModulePreGA:
 		return d.fail("module value", d.r.off, fmt.Errorf("%w: pre-GA module value (type 6) cannot be skipped", ErrUnsupportedType))
 	case EncModule2:
-		return d.readModule(&d.mod, true)
+		return d.readModule(&d.rec.mod, true)
 	case EncStreamListpacks, EncStreamListpacks2, EncStreamListpacks3:
 		n, err := d.readLen("stream listpack count")
 		if err != nil {
