@@ -88,83 +88,75 @@ type blobIter struct {
 	off int64
 }
 
-// elem returns an element as bytes in the arena.
-func (d *Decoder) elem(s []byte, v int64, isStr bool) []byte {
-	if isStr {
-		return d.arena.copy(s)
+// copyElem returns an element as bytes in the arena.
+func (d *Decoder) copyElem(x elem) []byte {
+	if x.isStr {
+		return d.arena.copy(x.s)
 	}
-	return d.arena.appendInt(v)
+	return d.arena.appendInt(x.v)
 }
 
-func (it *blobIter) take(d *Decoder, what string, need bool) ([]byte, int64, bool, bool, error) {
-	s, v, isStr, ok, err := it.el.next()
-	if err == nil && !ok && need {
-		err = corrupt("encoded value ends inside a %s", what)
-	}
+// need returns the next element, which must be there: it completes the
+// pair or triple that the one before began.
+func (it *blobIter) need(d *Decoder, short string) (elem, error) {
+	x, err := it.el.need(short)
 	if err != nil {
-		return nil, 0, false, false, d.fail("encoded value", it.off, err)
+		return elem{}, d.fail("encoded value", it.off, err)
 	}
-	return s, v, isStr, ok, nil
+	return x, nil
 }
 
 func (it *blobIter) fill(d *Decoder, e *Entry) (bool, error) {
 	for n := 0; n < d.cfg.chunkSize; n++ {
-		s, v, isStr, ok, err := it.take(d, "", false)
+		x, ok, err := it.el.next()
 		if err != nil {
-			return false, err
+			return false, d.fail("encoded value", it.off, err)
 		}
 		if !ok {
 			return true, nil
 		}
-		first := d.elem(s, v, isStr)
+		first := d.copyElem(x)
 		switch e.Type {
 		case TypeList, TypeSet:
 			e.Elems = append(e.Elems, first)
 		case TypeZSet:
-			s, v, isStr, _, err := it.take(d, "zset member", true)
+			x, err := it.need(d, "encoded value ends inside a zset member")
 			if err != nil {
 				return false, err
 			}
-			sc := float64(v)
-			if isStr {
-				if sc, err = parseScore(s); err != nil {
+			sc := float64(x.v)
+			if x.isStr {
+				if sc, err = parseScore(x.s); err != nil {
 					return false, d.fail("zset score", it.off, err)
 				}
 			}
 			e.Members = append(e.Members, Member{Name: first, Score: sc})
 		default:
-			s, v, isStr, _, err := it.take(d, "hash field", true)
+			x, err := it.need(d, "encoded value ends inside a hash field")
 			if err != nil {
 				return false, err
 			}
-			f := Field{Name: first, Value: d.elem(s, v, isStr)}
+			f := Field{Name: first, Value: d.copyElem(x)}
 			if it.enc == EncHashListpackEx || it.enc == EncHashListpackExPreGA {
-				s, v, isStr, _, err := it.take(d, "hash field", true)
+				ttl, err := it.need(d, "encoded value ends inside a hash field")
 				if err != nil {
 					return false, err
 				}
-				if isStr {
-					return false, d.fail("encoded value", it.off, corrupt("hash field ttl %q is not an integer", s))
+				if ttl.isStr {
+					return false, d.fail("encoded value", it.off, corrupt("hash field ttl %q is not an integer", ttl.s))
 				}
-				f.Expire = v
+				f.Expire = ttl.v
 			}
 			e.Fields = append(e.Fields, f)
 		}
 	}
-	// Peek whether the blob is exhausted so that Last is exact.
-	if it.el.kind != blobIntset || it.el.pos < len(it.el.b) {
-		save := it.el
-		_, _, _, ok, err := it.take(d, "", false)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			it.el = save
-			return false, nil
-		}
-		return true, nil
+	// A full chunk: peek whether the blob is exhausted so that Last is
+	// exact.
+	_, more, err := it.el.peek()
+	if err != nil {
+		return false, d.fail("encoded value", it.off, err)
 	}
-	return true, nil
+	return !more, nil
 }
 
 // quickIter reads quicklists: a count of nodes, each a ziplist (type 14) or
@@ -216,7 +208,7 @@ func (it *quickIter) fill(d *Decoder, e *Entry) (bool, error) {
 			}
 			it.inNode = true
 		}
-		s, v, isStr, ok, err := it.el.next()
+		x, ok, err := it.el.next()
 		if err != nil {
 			return false, d.fail("quicklist node", it.off, err)
 		}
@@ -224,22 +216,17 @@ func (it *quickIter) fill(d *Decoder, e *Entry) (bool, error) {
 			it.inNode = false
 			continue
 		}
-		e.Elems = append(e.Elems, d.elem(s, v, isStr))
+		e.Elems = append(e.Elems, d.copyElem(x))
 		n++
 	}
 	// A full chunk: peek whether the current node is exhausted so that
 	// Last is exact when this was the last node.
 	if it.inNode {
-		save := it.el
-		_, _, _, ok, err := it.el.next()
+		_, more, err := it.el.peek()
 		if err != nil {
 			return false, d.fail("quicklist node", it.off, err)
 		}
-		if ok {
-			it.el = save
-		} else {
-			it.inNode = false
-		}
+		it.inNode = more
 	}
 	return !it.inNode && it.nodes == 0, nil
 }

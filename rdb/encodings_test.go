@@ -19,17 +19,17 @@ func blobStrings(kind uint8, b []byte) ([]string, error) {
 	}
 	out := []string{}
 	for {
-		s, v, isStr, ok, err := it.next()
+		x, ok, err := it.next()
 		if err != nil {
 			return out, err
 		}
 		if !ok {
 			return out, nil
 		}
-		if isStr {
-			out = append(out, string(s))
+		if x.isStr {
+			out = append(out, string(x.s))
 		} else {
-			out = append(out, strconv.FormatInt(v, 10))
+			out = append(out, strconv.FormatInt(x.v, 10))
 		}
 	}
 }
@@ -122,20 +122,20 @@ func TestListpackBacklen5(t *testing.T) {
 	binary.LittleEndian.PutUint16(b[4:], 3)
 	var it blobElems
 	require.NoError(t, it.init(blobListpack, b))
-	_, v, _, ok, err := it.next()
+	x, ok, err := it.next()
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, int64(1), v)
-	got, _, isStr, ok, err := it.next()
+	require.Equal(t, int64(1), x.v)
+	x, ok, err = it.next()
 	require.NoError(t, err)
-	require.True(t, ok && isStr)
-	require.Len(t, got, n)
-	require.Equal(t, byte('y'), got[n-1])
-	_, v, _, ok, err = it.next()
+	require.True(t, ok && x.isStr)
+	require.Len(t, x.s, n)
+	require.Equal(t, byte('y'), x.s[n-1])
+	x, ok, err = it.next()
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, int64(2), v)
-	_, _, _, ok, err = it.next()
+	require.Equal(t, int64(2), x.v)
+	_, ok, err = it.next()
 	require.NoError(t, err)
 	require.False(t, ok)
 }

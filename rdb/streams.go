@@ -24,12 +24,8 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 	for n < d.cfg.chunkSize {
 		if !it.inNode {
 			if it.nodes == 0 {
-				if err := d.readStreamMeta(it.enc, &d.rec.meta); err != nil {
-					return false, err
-				}
-				e.Stream.Meta = &d.rec.meta
-				e.Len = int64(min(d.rec.meta.Length, math.MaxInt64))
-				return true, nil
+				err := it.finish(d, e)
+				return err == nil, err
 			}
 			it.nodes--
 			if err := it.startNode(d); err != nil {
@@ -51,8 +47,7 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 	// A full chunk: pass the deleted entries that follow and, when the
 	// last node is exhausted, finish the key here so that Last is exact.
 	for it.inNode {
-		save := it.el
-		_, v, isStr, ok, err := it.el.next()
+		x, ok, err := it.el.peek()
 		if err != nil {
 			return false, d.fail("stream listpack", it.off, err)
 		}
@@ -60,8 +55,7 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 			it.inNode = false
 			break
 		}
-		it.el = save
-		if isStr || v&1 == 0 { // a live entry (or a bad one, for the next call)
+		if x.isStr || x.v&1 == 0 { // a live entry (or a bad one, for the next call)
 			break
 		}
 		if _, err := it.entry(d, e); err != nil {
@@ -69,14 +63,20 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 		}
 	}
 	if !it.inNode && it.nodes == 0 {
-		if err := d.readStreamMeta(it.enc, &d.rec.meta); err != nil {
-			return false, err
-		}
-		e.Stream.Meta = &d.rec.meta
-		e.Len = int64(min(d.rec.meta.Length, math.MaxInt64))
-		return true, nil
+		err := it.finish(d, e)
+		return err == nil, err
 	}
 	return false, nil
+}
+
+// finish reads the metadata and consumer groups after the last node.
+func (it *streamIter) finish(d *Decoder, e *Entry) error {
+	if err := d.readStreamMeta(it.enc, &d.rec.meta); err != nil {
+		return err
+	}
+	e.Stream.Meta = &d.rec.meta
+	e.Len = int64(min(d.rec.meta.Length, math.MaxInt64))
+	return nil
 }
 
 func (it *streamIter) startNode(d *Decoder) error {
@@ -110,18 +110,15 @@ func (it *streamIter) startNode(d *Decoder) error {
 	it.mfields, it.mbuf = it.mfields[:0], it.mbuf[:0]
 	var spans [][2]int
 	for i := int64(0); i < hdr[2]; i++ {
-		s, v, isStr, ok, err := it.el.next()
-		if err == nil && !ok {
-			err = corrupt("listpack ends inside the master entry")
-		}
+		x, err := it.el.need("listpack ends inside the master entry")
 		if err != nil {
 			return d.fail("stream listpack", it.off, err)
 		}
 		start := len(it.mbuf)
-		if isStr {
-			it.mbuf = append(it.mbuf, s...)
+		if x.isStr {
+			it.mbuf = append(it.mbuf, x.s...)
 		} else {
-			it.mbuf = fmt.Appendf(it.mbuf, "%d", v)
+			it.mbuf = fmt.Appendf(it.mbuf, "%d", x.v)
 		}
 		spans = append(spans, [2]int{start, len(it.mbuf)})
 	}
@@ -139,29 +136,26 @@ func (it *streamIter) startNode(d *Decoder) error {
 }
 
 func (it *streamIter) int() (int64, error) {
-	s, v, isStr, ok, err := it.el.next()
+	x, err := it.el.need("stream listpack ends early")
 	if err != nil {
 		return 0, err
 	}
-	if !ok {
-		return 0, corrupt("stream listpack ends early")
+	if x.isStr {
+		return 0, corrupt("stream listpack integer field holds string %q", x.s)
 	}
-	if isStr {
-		return 0, corrupt("stream listpack integer field holds string %q", s)
-	}
-	return v, nil
+	return x.v, nil
 }
 
 // entry decodes one stream entry, appending it unless it is deleted.
 func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
-	s, v, isStr, ok, err := it.el.next()
+	x, ok, err := it.el.next()
 	if err != nil || !ok {
 		return false, err
 	}
-	if isStr {
-		return false, corrupt("stream entry flags hold string %q", s)
+	if x.isStr {
+		return false, corrupt("stream entry flags hold string %q", x.s)
 	}
-	flags := v
+	flags := x.v
 	msd, err := it.int()
 	if err != nil {
 		return false, err
@@ -191,26 +185,20 @@ func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
 				d.key.slab = append(d.key.slab, d.arena.copy(it.mfields[i]))
 			}
 		} else {
-			s, v, isStr, ok, err := it.el.next()
-			if err == nil && !ok {
-				err = corrupt("stream entry ends early")
-			}
+			name, err := it.el.need("stream entry ends early")
 			if err != nil {
 				return false, err
 			}
 			if !deleted {
-				d.key.slab = append(d.key.slab, d.elem(s, v, isStr))
+				d.key.slab = append(d.key.slab, d.copyElem(name))
 			}
 		}
-		s, v, isStr, ok, err := it.el.next()
-		if err == nil && !ok {
-			err = corrupt("stream entry ends early")
-		}
+		value, err := it.el.need("stream entry ends early")
 		if err != nil {
 			return false, err
 		}
 		if !deleted {
-			d.key.slab = append(d.key.slab, d.elem(s, v, isStr))
+			d.key.slab = append(d.key.slab, d.copyElem(value))
 		}
 	}
 	if _, err := it.int(); err != nil { // lp-count

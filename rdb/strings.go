@@ -60,88 +60,114 @@ func (d *Decoder) readLenEnc() (v uint64, enc bool, err error) {
 	return uint64(b & 0x3f), true, nil
 }
 
-// stringHeader reads a string's prefix. It returns the integer for
-// int-encoded strings (isInt), or the raw length n, or for LZF the
-// compressed and plain lengths.
-func (d *Decoder) stringHeader(op string) (n uint64, clen uint64, lzf bool, iv int64, isInt bool, err error) {
+// strHeader is a string's prefix: an integer for int-encoded strings, or
+// the length of the bytes that follow, or for LZF the compressed length and
+// the plain one.
+type strHeader struct {
+	enc  uint8  // strRaw, strInt or strLZF
+	n    uint64 // strRaw: the length; strLZF: the plain length
+	clen uint64 // strLZF: the compressed length
+	iv   int64  // strInt: the value
+}
+
+const (
+	strRaw = iota
+	strInt
+	strLZF
+)
+
+// stored returns how many bytes of the file follow the header.
+func (h strHeader) stored() uint64 {
+	switch h.enc {
+	case strInt:
+		return 0
+	case strLZF:
+		return h.clen
+	}
+	return h.n
+}
+
+// stringHeader reads a string's prefix, checking its lengths against the
+// caps.
+func (d *Decoder) stringHeader(op string) (strHeader, error) {
 	off := d.r.off
 	v, enc, err := d.readLenEnc()
 	if err != nil {
-		return 0, 0, false, 0, false, d.fail(op, off, err)
+		return strHeader{}, d.fail(op, off, err)
 	}
 	if !enc {
 		if v > uint64(d.cfg.maxStringLen) {
-			return 0, 0, false, 0, false, d.fail(op, off, fmt.Errorf("%w: string of %d bytes (limit %d)", ErrTooLarge, v, d.cfg.maxStringLen))
+			return strHeader{}, d.fail(op, off, fmt.Errorf("%w: string of %d bytes (limit %d)", ErrTooLarge, v, d.cfg.maxStringLen))
 		}
-		return v, 0, false, 0, false, nil
+		return strHeader{enc: strRaw, n: v}, nil
 	}
 	switch v {
 	case 0, 1, 2:
 		size := 1 << v
 		p, err := d.r.next(size)
 		if err != nil {
-			return 0, 0, false, 0, false, d.fail(op, off, err)
+			return strHeader{}, d.fail(op, off, err)
 		}
+		h := strHeader{enc: strInt}
 		switch size {
 		case 1:
-			iv = int64(int8(p[0]))
+			h.iv = int64(int8(p[0]))
 		case 2:
-			iv = int64(int16(binary.LittleEndian.Uint16(p)))
+			h.iv = int64(int16(binary.LittleEndian.Uint16(p)))
 		default:
-			iv = int64(int32(binary.LittleEndian.Uint32(p)))
+			h.iv = int64(int32(binary.LittleEndian.Uint32(p)))
 		}
-		return 0, 0, false, iv, true, nil
+		return h, nil
 	case 3:
 		cl, err := d.readLen("lzf compressed length")
 		if err != nil {
-			return 0, 0, false, 0, false, err
+			return strHeader{}, err
 		}
 		ul, err := d.readLen("lzf length")
 		if err != nil {
-			return 0, 0, false, 0, false, err
+			return strHeader{}, err
 		}
 		if ul > uint64(d.cfg.maxStringLen) || cl > uint64(d.cfg.maxStringLen) {
-			return 0, 0, false, 0, false, d.fail(op, off, fmt.Errorf("%w: compressed string of %d bytes (limit %d)", ErrTooLarge, ul, d.cfg.maxStringLen))
+			return strHeader{}, d.fail(op, off, fmt.Errorf("%w: compressed string of %d bytes (limit %d)", ErrTooLarge, ul, d.cfg.maxStringLen))
 		}
 		// One LZF back reference of 3 bytes yields at most 264 bytes.
 		if cl == 0 || ul > cl*88+1 {
-			return 0, 0, false, 0, false, d.fail(op, off, corrupt("lzf lengths %d compressed, %d plain", cl, ul))
+			return strHeader{}, d.fail(op, off, corrupt("lzf lengths %d compressed, %d plain", cl, ul))
 		}
-		return ul, cl, true, 0, false, nil
+		return strHeader{enc: strLZF, n: ul, clen: cl}, nil
 	}
-	return 0, 0, false, 0, false, d.fail(op, off, corrupt("unknown string encoding %d", v))
+	return strHeader{}, d.fail(op, off, corrupt("unknown string encoding %d", v))
 }
 
 // readString reads a string into the arena (valid until the next call to
 // Next).
 func (d *Decoder) readString(op string) ([]byte, error) {
 	off := d.r.off
-	n, cl, lzf, iv, isInt, err := d.stringHeader(op)
+	h, err := d.stringHeader(op)
 	if err != nil {
 		return nil, err
 	}
-	if isInt {
-		return d.arena.appendInt(iv), nil
-	}
-	if lzf {
-		in, err := d.r.next(int(cl))
+	switch {
+	case h.enc == strInt:
+		return d.arena.appendInt(h.iv), nil
+	case h.enc == strLZF:
+		in, err := d.r.next(int(h.clen))
 		if err != nil {
 			return nil, d.fail(op, off, err)
 		}
-		out := d.arena.alloc(int(n))
+		out := d.arena.alloc(int(h.n))
 		if err := lzfDecompress(in, out); err != nil {
 			return nil, d.fail(op, off, corrupt("%v", err))
 		}
 		return out, nil
-	}
-	if n > 1<<20 {
-		s, err := d.r.appendN(nil, int(n))
+	case h.n > 1<<20:
+		s, err := d.r.appendN(nil, int(h.n))
 		if err != nil {
 			return nil, d.fail(op, off, err)
 		}
 		return s, nil
 	}
-	p, err := d.r.next(int(n))
+	p, err := d.r.next(int(h.n))
 	if err != nil {
 		return nil, d.fail(op, off, err)
 	}
@@ -154,29 +180,29 @@ func (d *Decoder) readString(op string) ([]byte, error) {
 // ...) into d.key.buf, which lives until the next blob.
 func (d *Decoder) readBlob(op string) ([]byte, error) {
 	off := d.r.off
-	n, cl, lzf, iv, isInt, err := d.stringHeader(op)
+	h, err := d.stringHeader(op)
 	if err != nil {
 		return nil, err
 	}
-	if isInt {
-		d.key.buf = strconv.AppendInt(d.key.buf[:0], iv, 10)
+	switch h.enc {
+	case strInt:
+		d.key.buf = strconv.AppendInt(d.key.buf[:0], h.iv, 10)
 		return d.key.buf, nil
-	}
-	if lzf {
-		in, err := d.r.next(int(cl)) // aliases the reader's buffer when it fits
+	case strLZF:
+		in, err := d.r.next(int(h.clen)) // aliases the reader's buffer when it fits
 		if err != nil {
 			return nil, d.fail(op, off, err)
 		}
-		if cap(d.key.buf) < int(n) {
-			d.key.buf = make([]byte, n)
+		if cap(d.key.buf) < int(h.n) {
+			d.key.buf = make([]byte, h.n)
 		}
-		d.key.buf = d.key.buf[:n]
+		d.key.buf = d.key.buf[:h.n]
 		if err := lzfDecompress(in, d.key.buf); err != nil {
 			return nil, d.fail(op, off, corrupt("%v", err))
 		}
 		return d.key.buf, nil
 	}
-	if d.key.buf, err = d.r.appendN(d.key.buf[:0], int(n)); err != nil {
+	if d.key.buf, err = d.r.appendN(d.key.buf[:0], int(h.n)); err != nil {
 		return nil, d.fail(op, off, err)
 	}
 	return d.key.buf, nil
@@ -185,14 +211,11 @@ func (d *Decoder) readBlob(op string) ([]byte, error) {
 // skipString consumes a string without decoding it.
 func (d *Decoder) skipString(op string) error {
 	off := d.r.off
-	n, cl, lzf, _, isInt, err := d.stringHeader(op)
-	if err != nil || isInt {
+	h, err := d.stringHeader(op)
+	if err != nil {
 		return err
 	}
-	if lzf {
-		n = cl
-	}
-	if err := d.r.skip(int64(n)); err != nil {
+	if err := d.r.skip(int64(h.stored())); err != nil {
 		return d.fail(op, off, err)
 	}
 	return nil
