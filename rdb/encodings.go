@@ -27,33 +27,9 @@ func (it *blobElems) init(kind uint8, b []byte) error {
 	*it = blobElems{kind: kind, b: b, count: -1}
 	switch kind {
 	case blobListpack:
-		if len(b) < 7 {
-			return corrupt("listpack of %d bytes", len(b))
-		}
-		if tot := binary.LittleEndian.Uint32(b); int64(tot) != int64(len(b)) {
-			return corrupt("listpack header says %d bytes, blob has %d", tot, len(b))
-		}
-		if b[len(b)-1] != 0xff {
-			return corrupt("listpack without end marker")
-		}
-		if c := binary.LittleEndian.Uint16(b[4:]); c != 0xffff {
-			it.count = int(c)
-		}
-		it.pos = 6
+		return it.header("listpack", 6)
 	case blobZiplist:
-		if len(b) < 11 {
-			return corrupt("ziplist of %d bytes", len(b))
-		}
-		if tot := binary.LittleEndian.Uint32(b); int64(tot) != int64(len(b)) {
-			return corrupt("ziplist header says %d bytes, blob has %d", tot, len(b))
-		}
-		if b[len(b)-1] != 0xff {
-			return corrupt("ziplist without end marker")
-		}
-		if c := binary.LittleEndian.Uint16(b[8:]); c != 0xffff {
-			it.count = int(c)
-		}
-		it.pos = 10
+		return it.header("ziplist", 10)
 	case blobIntset:
 		if len(b) < 8 {
 			return corrupt("intset of %d bytes", len(b))
@@ -79,6 +55,27 @@ func (it *blobElems) init(kind uint8, b []byte) error {
 		}
 		it.pos = 1
 	}
+	return nil
+}
+
+// header checks the header that listpacks (6 bytes) and ziplists (10)
+// share: the total size first, the element count last (0xffff: unknown),
+// and the end marker.
+func (it *blobElems) header(what string, size int) error {
+	b := it.b
+	if len(b) < size+1 {
+		return corrupt("%s of %d bytes", what, len(b))
+	}
+	if tot := binary.LittleEndian.Uint32(b); int64(tot) != int64(len(b)) {
+		return corrupt("%s header says %d bytes, blob has %d", what, tot, len(b))
+	}
+	if b[len(b)-1] != 0xff {
+		return corrupt("%s without end marker", what)
+	}
+	if c := binary.LittleEndian.Uint16(b[size-2:]); c != 0xffff {
+		it.count = int(c)
+	}
+	it.pos = size
 	return nil
 }
 

@@ -229,6 +229,8 @@ func (d *Decoder) readRawID(op string) (StreamID, error) {
 	return StreamID{binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])}, nil
 }
 
+// readStreamMeta reads what follows a stream's nodes: its length, ids and
+// consumer groups.
 func (d *Decoder) readStreamMeta(enc Encoding, m *StreamMeta) error {
 	groups := m.Groups[:0]
 	*m = StreamMeta{}
@@ -255,70 +257,91 @@ func (d *Decoder) readStreamMeta(enc Encoding, m *StreamMeta) error {
 		return err
 	}
 	for ; ng > 0; ng-- {
-		var g StreamGroup
-		if g.Name, err = d.readString("stream group name"); err != nil {
-			return err
-		}
-		if g.LastID, err = d.readStreamID("stream group last id"); err != nil {
-			return err
-		}
-		g.EntriesRead = -1
-		if enc >= EncStreamListpacks2 {
-			er, err := d.readLen("stream group entries read")
-			if err != nil {
-				return err
-			}
-			g.EntriesRead = int64(er)
-		}
-		np, err := d.readLen("stream pel size")
+		g, err := d.readStreamGroup(enc)
 		if err != nil {
 			return err
-		}
-		for ; np > 0; np-- {
-			var p StreamPending
-			if p.ID, err = d.readRawID("stream pel id"); err != nil {
-				return err
-			}
-			if p.DeliveryTime, err = d.readMillis("stream pel delivery time"); err != nil {
-				return err
-			}
-			if p.DeliveryCount, err = d.readLen("stream pel delivery count"); err != nil {
-				return err
-			}
-			g.PEL = append(g.PEL, p)
-		}
-		nc, err := d.readLen("stream consumer count")
-		if err != nil {
-			return err
-		}
-		for ; nc > 0; nc-- {
-			c := StreamConsumer{ActiveTime: -1}
-			if c.Name, err = d.readString("stream consumer name"); err != nil {
-				return err
-			}
-			if c.SeenTime, err = d.readMillis("stream consumer seen time"); err != nil {
-				return err
-			}
-			if enc >= EncStreamListpacks3 {
-				if c.ActiveTime, err = d.readMillis("stream consumer active time"); err != nil {
-					return err
-				}
-			}
-			cp, err := d.readLen("stream consumer pel size")
-			if err != nil {
-				return err
-			}
-			for ; cp > 0; cp-- {
-				id, err := d.readRawID("stream consumer pel id")
-				if err != nil {
-					return err
-				}
-				c.PEL = append(c.PEL, id)
-			}
-			g.Consumers = append(g.Consumers, c)
 		}
 		groups = append(groups, g)
 	}
 	m.Groups = groups
 	return nil
+}
+
+// readStreamGroup reads a consumer group: its name, last delivered id,
+// pending entries and consumers.
+func (d *Decoder) readStreamGroup(enc Encoding) (StreamGroup, error) {
+	g := StreamGroup{EntriesRead: -1}
+	var err error
+	if g.Name, err = d.readString("stream group name"); err != nil {
+		return g, err
+	}
+	if g.LastID, err = d.readStreamID("stream group last id"); err != nil {
+		return g, err
+	}
+	if enc >= EncStreamListpacks2 {
+		er, err := d.readLen("stream group entries read")
+		if err != nil {
+			return g, err
+		}
+		g.EntriesRead = int64(er)
+	}
+	np, err := d.readLen("stream pel size")
+	if err != nil {
+		return g, err
+	}
+	for ; np > 0; np-- {
+		var p StreamPending
+		if p.ID, err = d.readRawID("stream pel id"); err != nil {
+			return g, err
+		}
+		if p.DeliveryTime, err = d.readMillis("stream pel delivery time"); err != nil {
+			return g, err
+		}
+		if p.DeliveryCount, err = d.readLen("stream pel delivery count"); err != nil {
+			return g, err
+		}
+		g.PEL = append(g.PEL, p)
+	}
+	nc, err := d.readLen("stream consumer count")
+	if err != nil {
+		return g, err
+	}
+	for ; nc > 0; nc-- {
+		c, err := d.readStreamConsumer(enc)
+		if err != nil {
+			return g, err
+		}
+		g.Consumers = append(g.Consumers, c)
+	}
+	return g, nil
+}
+
+// readStreamConsumer reads a consumer: its name, seen and active times and
+// the ids of its pending entries.
+func (d *Decoder) readStreamConsumer(enc Encoding) (StreamConsumer, error) {
+	c := StreamConsumer{ActiveTime: -1}
+	var err error
+	if c.Name, err = d.readString("stream consumer name"); err != nil {
+		return c, err
+	}
+	if c.SeenTime, err = d.readMillis("stream consumer seen time"); err != nil {
+		return c, err
+	}
+	if enc >= EncStreamListpacks3 {
+		if c.ActiveTime, err = d.readMillis("stream consumer active time"); err != nil {
+			return c, err
+		}
+	}
+	cp, err := d.readLen("stream consumer pel size")
+	if err != nil {
+		return c, err
+	}
+	for ; cp > 0; cp-- {
+		id, err := d.readRawID("stream consumer pel id")
+		if err != nil {
+			return c, err
+		}
+		c.PEL = append(c.PEL, id)
+	}
+	return c, nil
 }
