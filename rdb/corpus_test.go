@@ -49,8 +49,8 @@ var corpusNotesExpected = map[string][]canon{
 		FieldExpire: map[string]int64{"F1": 2715785640000, "F2": 2400425640000}}},
 }
 
-// corpusIgnoredKeys are keys a file holds that the server did not keep on
-// load, so they are missing from the expected contents.
+// corpusIgnoredKey reports keys a file holds that the server did not keep
+// on load, so they are missing from the expected contents.
 func corpusIgnoredKey(k *key) bool {
 	switch k.Type {
 	case TypeModule:
@@ -236,7 +236,7 @@ func compareExpected(t *testing.T, path string, s *snapshot) {
 	}
 }
 
-// TestCorpusErrorsAreTyped checks the negative files once more through a
+// TestCorpusNegativeFiles checks the negative files once more through a
 // plain io.Reader and one byte per read.
 func TestCorpusNegativeFiles(t *testing.T) {
 	dir := corpusDir(t)

@@ -196,7 +196,8 @@ func TestDifferentialCorpus(t *testing.T) {
 	t.Logf("compared %d corpus files with hdt3213/rdb", used)
 }
 
-// randomDataset builds random keys of every type hdt3213's encoder writes.
+// dsKey is one key of a random dataset: how hdt3213's encoder writes it
+// and what the decoder must make of it.
 type dsKey struct {
 	db    uint
 	key   string
@@ -205,6 +206,7 @@ type dsKey struct {
 	want  canon
 }
 
+// randomDataset builds random keys of every type hdt3213's encoder writes.
 func randomDataset(rng *rand.Rand) []dsKey {
 	str := func() string {
 		switch rng.IntN(6) {

@@ -85,9 +85,8 @@ func cloneMeta(m *StreamMeta) *StreamMeta {
 
 // decodeAll decodes a whole snapshot from r and checks the chunking
 // invariants on the way (Chunk counts up from 0 for one key, Last exactly
-// once, exactly chunk elements in every piece but the last, positions
-// increase). It returns
-// what it got so far together with the first error.
+// once, exactly chunk elements in every piece but the last, record offsets
+// increase). It returns what it got so far together with the first error.
 func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 	if chunk > 0 {
 		opts = append([]Option{WithChunkSize(chunk)}, opts...)
@@ -100,7 +99,7 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 	}
 	s := &snapshot{Aux: map[string]string{}}
 	var cur *key
-	lastPos := int64(-1)
+	lastOff := int64(-1)
 	ctx := context.Background()
 	for {
 		rec, err := d.Next(ctx)
@@ -123,16 +122,16 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 			return s, fmt.Errorf("record %T after End", rec)
 		}
 		s.Records++
-		// Positions increase, except that a key's record starts at its
+		// Offsets increase, except that a key's record starts at its
 		// first opcode, which may precede an AUX field (KeyDB writes one
 		// between EXPIRETIME_MS and the key).
 		if rec.Offset() < 0 || rec.Offset() > d.BytesRead() {
 			return s, fmt.Errorf("record %T at %d: decoder offset %d", rec, rec.Offset(), d.BytesRead())
 		}
-		if _, isEntry := rec.(*Entry); !isEntry && rec.Offset() < lastPos {
-			return s, fmt.Errorf("record %T at %d: previous at %d", rec, rec.Offset(), lastPos)
+		if _, isEntry := rec.(*Entry); !isEntry && rec.Offset() < lastOff {
+			return s, fmt.Errorf("record %T at %d: previous at %d", rec, rec.Offset(), lastOff)
 		}
-		lastPos = max(lastPos, rec.Offset())
+		lastOff = max(lastOff, rec.Offset())
 		e, isEntry := rec.(*Entry)
 		if cur != nil && !isEntry {
 			return s, fmt.Errorf("%T while key %q is unfinished", rec, cur.Key)

@@ -269,8 +269,8 @@ func Corpus(t testing.TB) string {
 	return dir
 }
 
-// TLSConfigFor is a helper for code under test: a client tls.Config trusting
-// the CA in f, with the client certificate.
+// ClientConfig returns a client tls.Config for code under test: it trusts
+// the CA in f and presents the client certificate.
 func (f *TLSFiles) ClientConfig(t testing.TB) *tls.Config {
 	pool := x509.NewCertPool()
 	ca, err := os.ReadFile(f.CACert)
