@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/stretchr/testify/require"
 )
@@ -59,7 +60,7 @@ func sweepInputs(t *testing.T) map[string][]byte {
 			in["synth/"+sy.name] = sy.data
 		}
 	}
-	if dir := corpusDirOrEmpty(); dir != "" {
+	if dir := corpus.Optional(t); dir != "" {
 		for _, f := range []string{
 			"redis/hash-zipmap.rdb",                     // 35 bytes, RDB 3
 			"keydb/fuzz/string.rdb",                     // RDB 9
@@ -75,7 +76,7 @@ func sweepInputs(t *testing.T) map[string][]byte {
 			"hdt3213-rdb/valkey_hash2_with_hfe.rdb",
 			"redis-replicator/function.rdb",
 		} {
-			in[f] = readCorpusFile(t, dir, f)
+			in[f] = corpus.Read(t, dir, f)
 		}
 	}
 	return in

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -283,72 +280,4 @@ func checkDecodeError(err error, size int) error {
 		}
 	}
 	return fmt.Errorf("error %v matches no documented sentinel", err)
-}
-
-// corpusDir returns REDTAP_CORPUS or skips.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("REDTAP_CORPUS")
-	if dir == "" {
-		t.Skip("REDTAP_CORPUS not set")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
-		t.Fatalf("REDTAP_CORPUS=%s: %v", dir, err)
-	}
-	return dir
-}
-
-// corpusDirOrEmpty returns REDTAP_CORPUS when it names the corpus, or "".
-func corpusDirOrEmpty() string {
-	dir := os.Getenv("REDTAP_CORPUS")
-	if dir == "" {
-		return ""
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
-		return ""
-	}
-	return dir
-}
-
-// manifestRow is one line of the corpus MANIFEST's file table.
-type manifestRow struct {
-	File, License, Header, Keys, Types, Ops, Expected, Provenance, Notes string
-}
-
-func readManifest(t testing.TB, dir string) []manifestRow {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "MANIFEST.md"))
-	require.NoError(t, err)
-	var rows []manifestRow
-	inFiles := false
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "## ") {
-			inFiles = strings.HasPrefix(line, "## Files")
-			continue
-		}
-		if !inFiles || !strings.HasPrefix(line, "| ") {
-			continue
-		}
-		c := strings.Split(line, "|")
-		if len(c) < 12 {
-			continue
-		}
-		for i := range c {
-			c[i] = strings.TrimSpace(c[i])
-		}
-		if c[1] == "file" || strings.HasPrefix(c[1], "---") {
-			continue
-		}
-		rows = append(rows, manifestRow{File: c[1], License: c[3], Header: c[4], Keys: c[5], Types: c[6],
-			Ops: c[7], Expected: c[8], Provenance: c[9], Notes: c[10]})
-	}
-	require.NotEmpty(t, rows, "no file rows in MANIFEST.md")
-	return rows
-}
-
-func readCorpusFile(t testing.TB, dir, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	require.NoError(t, err)
-	return b
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/stretchr/testify/require"
 )
@@ -450,12 +451,12 @@ func TestFilterEquivalence(t *testing.T) {
 	for _, sy := range synthFiles() {
 		inputs["synth/"+sy.name] = sy.data
 	}
-	if dir := corpusDirOrEmpty(); dir != "" {
-		for _, r := range readManifest(t, dir) {
+	if dir := corpus.Optional(t); dir != "" {
+		for _, r := range corpus.Manifest(t, dir) {
 			if _, bad := corpusOutcomes[r.File]; bad {
 				continue
 			}
-			b := readCorpusFile(t, dir, r.File)
+			b := corpus.Read(t, dir, r.File)
 			if len(b) > 256<<10 {
 				continue
 			}

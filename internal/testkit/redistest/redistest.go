@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redtap/redtap/internal/testkit/corpus"
 )
 
 // Options configure a server. Zero values give a plain server with no
@@ -255,18 +256,11 @@ func WaitFor(t testing.TB, timeout time.Duration, msg string, cond func() bool) 
 	t.Fatalf("timed out after %v waiting for %s", timeout, msg)
 }
 
-// Corpus returns the shared RDB corpus directory from REDTAP_CORPUS, or
-// skips the test when it is unset.
+// Corpus is [corpus.Dir], kept for the tests in examples/redtap that call it
+// here; new code calls corpus.Dir.
 func Corpus(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("REDTAP_CORPUS")
-	if dir == "" {
-		t.Skip("REDTAP_CORPUS not set")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
-		t.Fatalf("REDTAP_CORPUS=%s: %v", dir, err)
-	}
-	return dir
+	return corpus.Dir(t)
 }
 
 // ClientConfig returns a client tls.Config for code under test: it trusts
