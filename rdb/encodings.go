@@ -182,17 +182,7 @@ func (it *blobElems) lpNext() (x elem, ok bool, err error) {
 		if p+1+size > len(b) {
 			return elem{}, false, corrupt("listpack entry past end")
 		}
-		q := b[p+1 : p+1+size]
-		switch size {
-		case 2:
-			x.v = int64(int16(binary.LittleEndian.Uint16(q)))
-		case 3:
-			x.v = int64(int32(uint32(q[0])<<8|uint32(q[1])<<16|uint32(q[2])<<24)) >> 8
-		case 4:
-			x.v = int64(int32(binary.LittleEndian.Uint32(q)))
-		default:
-			x.v = int64(binary.LittleEndian.Uint64(q))
-		}
+		x.v = leInt(b[p+1 : p+1+size])
 		hdr = 1 + size
 	default:
 		return elem{}, false, corrupt("listpack entry encoding 0x%02x", c)
@@ -280,18 +270,8 @@ func (it *blobElems) zlNext() (x elem, ok bool, err error) {
 		if p+hdr+n > len(b)-1 {
 			return elem{}, false, corrupt("ziplist entry past end")
 		}
-		q := b[p+1 : p+1+n]
-		switch n {
-		case 1:
-			x.v = int64(int8(q[0]))
-		case 2:
-			x.v = int64(int16(binary.LittleEndian.Uint16(q)))
-		case 3:
-			x.v = int64(int32(uint32(q[0])<<8|uint32(q[1])<<16|uint32(q[2])<<24)) >> 8
-		case 4:
-			x.v = int64(int32(binary.LittleEndian.Uint32(q)))
-		case 8:
-			x.v = int64(binary.LittleEndian.Uint64(q))
+		if n > 0 {
+			x.v = leInt(b[p+1 : p+1+n])
 		}
 		it.pos = p + hdr + n
 		return x, true, nil
@@ -301,6 +281,22 @@ func (it *blobElems) zlNext() (x elem, ok bool, err error) {
 	}
 	it.pos = p + hdr + n
 	return elem{s: b[p+hdr : p+hdr+n], isStr: true}, true, nil
+}
+
+// leInt decodes a little-endian signed integer of 1, 2, 3, 4 or 8 bytes,
+// as listpacks and ziplists store them.
+func leInt(q []byte) int64 {
+	switch len(q) {
+	case 1:
+		return int64(int8(q[0]))
+	case 2:
+		return int64(int16(binary.LittleEndian.Uint16(q)))
+	case 3:
+		return int64(int32(uint32(q[0])<<8|uint32(q[1])<<16|uint32(q[2])<<24)) >> 8
+	case 4:
+		return int64(int32(binary.LittleEndian.Uint32(q)))
+	}
+	return int64(binary.LittleEndian.Uint64(q))
 }
 
 // zmNext returns the next zipmap string: keys and values alternate.
