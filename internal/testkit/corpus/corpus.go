@@ -4,7 +4,8 @@
 //
 // A test that needs the corpus calls [Dir]: when REDTAP_CORPUS is unset the
 // test is skipped, unless REDTAP_REQUIRE_CORPUS is set, in which case it
-// fails (CI sets it). A REDTAP_CORPUS that names no corpus always fails.
+// fails: set it where a missing corpus must not pass unnoticed. A
+// REDTAP_CORPUS that names no corpus always fails.
 package corpus
 
 import (
