@@ -98,8 +98,8 @@ func (d *Decoder) copyElem(x elem) []byte {
 
 // need returns the next element, which must be there: it completes the
 // pair or triple that the one before began.
-func (it *blobIter) need(d *Decoder, short string) (elem, error) {
-	x, err := it.el.need(short)
+func (it *blobIter) need(d *Decoder, msg string) (elem, error) {
+	x, err := it.el.need(msg)
 	if err != nil {
 		return elem{}, d.fail("encoded value", it.off, err)
 	}

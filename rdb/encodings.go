@@ -127,11 +127,11 @@ func (it *blobElems) next() (x elem, ok bool, err error) {
 }
 
 // need returns the next element, which must be there: at the end of the
-// blob it fails with corrupt(short).
-func (it *blobElems) need(short string) (elem, error) {
+// blob it fails with corrupt(msg).
+func (it *blobElems) need(msg string) (elem, error) {
 	x, ok, err := it.next()
 	if err == nil && !ok {
-		err = corrupt("%s", short)
+		err = corrupt("%s", msg)
 	}
 	return x, err
 }
