@@ -90,7 +90,7 @@ type blobIter struct {
 
 // copyElem returns an element as bytes in the arena.
 func (d *Decoder) copyElem(x elem) []byte {
-	if x.isStr {
+	if x.isStr() {
 		return d.arena.copy(x.s)
 	}
 	return d.arena.appendInt(x.v)
@@ -125,7 +125,7 @@ func (it *blobIter) fill(d *Decoder, e *Entry) (bool, error) {
 				return false, err
 			}
 			sc := float64(x.v)
-			if x.isStr {
+			if x.isStr() {
 				if sc, err = parseScore(x.s); err != nil {
 					return false, d.fail("zset score", it.off, err)
 				}
@@ -142,7 +142,7 @@ func (it *blobIter) fill(d *Decoder, e *Entry) (bool, error) {
 				if err != nil {
 					return false, err
 				}
-				if ttl.isStr {
+				if ttl.isStr() {
 					return false, d.fail("encoded value", it.off, corrupt("hash field ttl %q is not an integer", ttl.s))
 				}
 				f.Expire = ttl.v

@@ -79,13 +79,16 @@ func (it *blobElems) header(what string, size int) error {
 	return nil
 }
 
-// elem is one element of a blob: a string (isStr), aliasing the blob, or
-// an integer.
+// elem is one element of a blob: a string, aliasing the blob, or an
+// integer. s is nil exactly for integers: a string, even an empty one, is a
+// slice of the blob. (Four words at most: the struct then travels in
+// registers; an isStr field would put it in memory on the hot path.)
 type elem struct {
-	s     []byte
-	v     int64
-	isStr bool
+	s []byte
+	v int64
 }
+
+func (x elem) isStr() bool { return x.s != nil }
 
 // next returns the next element. ok is false at the end of the blob, which
 // is then checked against its declared count.
@@ -113,7 +116,6 @@ func (it *blobElems) next() (x elem, ok bool, err error) {
 		return x, true, nil
 	case blobZipmap:
 		x.s, ok, err = it.zmNext()
-		x.isStr = true
 	}
 	if err != nil {
 		return elem{}, false, err
@@ -151,6 +153,7 @@ func (it *blobElems) lpNext() (x elem, ok bool, err error) {
 	}
 	c := b[p]
 	var hdr, n int // header bytes, payload bytes
+	isStr := false
 	switch {
 	case c == 0xff:
 		if p != len(b)-1 {
@@ -160,7 +163,7 @@ func (it *blobElems) lpNext() (x elem, ok bool, err error) {
 	case c&0x80 == 0:
 		x.v, hdr = int64(c&0x7f), 1
 	case c&0xc0 == 0x80:
-		hdr, n, x.isStr = 1, int(c&0x3f), true
+		hdr, n, isStr = 1, int(c&0x3f), true
 	case c&0xe0 == 0xc0:
 		if p+2 > len(b) {
 			return elem{}, false, corrupt("listpack entry past end")
@@ -171,12 +174,12 @@ func (it *blobElems) lpNext() (x elem, ok bool, err error) {
 		if p+2 > len(b) {
 			return elem{}, false, corrupt("listpack entry past end")
 		}
-		hdr, n, x.isStr = 2, int(c&0x0f)<<8|int(b[p+1]), true
+		hdr, n, isStr = 2, int(c&0x0f)<<8|int(b[p+1]), true
 	case c == 0xf0:
 		if p+5 > len(b) {
 			return elem{}, false, corrupt("listpack entry past end")
 		}
-		hdr, n, x.isStr = 5, int(binary.LittleEndian.Uint32(b[p+1:])), true
+		hdr, n, isStr = 5, int(binary.LittleEndian.Uint32(b[p+1:])), true
 	case c >= 0xf1 && c <= 0xf4:
 		size := [...]int{2, 3, 4, 8}[c-0xf1]
 		if p+1+size > len(b) {
@@ -191,7 +194,7 @@ func (it *blobElems) lpNext() (x elem, ok bool, err error) {
 	if n < 0 || p+l > len(b)-1 {
 		return elem{}, false, corrupt("listpack entry of %d bytes at %d past end %d", l, p, len(b))
 	}
-	if x.isStr {
+	if isStr {
 		x.s = b[p+hdr : p+l]
 	}
 	// backlen: 1 to 5 bytes
@@ -237,17 +240,17 @@ func (it *blobElems) zlNext() (x elem, ok bool, err error) {
 	var hdr, n int
 	switch c >> 6 {
 	case 0:
-		hdr, n, x.isStr = 1, int(c&0x3f), true
+		hdr, n = 1, int(c&0x3f)
 	case 1:
 		if p+2 > len(b) {
 			return elem{}, false, corrupt("ziplist entry past end")
 		}
-		hdr, n, x.isStr = 2, int(c&0x3f)<<8|int(b[p+1]), true
+		hdr, n = 2, int(c&0x3f)<<8|int(b[p+1])
 	case 2:
 		if p+5 > len(b) {
 			return elem{}, false, corrupt("ziplist entry past end")
 		}
-		hdr, n, x.isStr = 5, int(binary.BigEndian.Uint32(b[p+1:])), true
+		hdr, n = 5, int(binary.BigEndian.Uint32(b[p+1:]))
 	default:
 		hdr = 1
 		switch c {
@@ -280,7 +283,7 @@ func (it *blobElems) zlNext() (x elem, ok bool, err error) {
 		return elem{}, false, corrupt("ziplist string of %d bytes past end", n)
 	}
 	it.pos = p + hdr + n
-	return elem{s: b[p+hdr : p+hdr+n], isStr: true}, true, nil
+	return elem{s: b[p+hdr : p+hdr+n]}, true, nil
 }
 
 // leInt decodes a little-endian signed integer of 1, 2, 3, 4 or 8 bytes,

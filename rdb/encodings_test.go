@@ -27,7 +27,7 @@ func blobStrings(kind uint8, b []byte) ([]string, error) {
 		if !ok {
 			return out, nil
 		}
-		if x.isStr {
+		if x.isStr() {
 			out = append(out, string(x.s))
 		} else {
 			out = append(out, strconv.FormatInt(x.v, 10))
@@ -129,7 +129,7 @@ func TestListpackBacklen5(t *testing.T) {
 	require.Equal(t, int64(1), x.v)
 	x, ok, err = it.next()
 	require.NoError(t, err)
-	require.True(t, ok && x.isStr)
+	require.True(t, ok && x.isStr())
 	require.Len(t, x.s, n)
 	require.Equal(t, byte('y'), x.s[n-1])
 	x, ok, err = it.next()

@@ -55,7 +55,7 @@ func (it *streamIter) fill(d *Decoder, e *Entry) (bool, error) {
 			it.inNode = false
 			break
 		}
-		if x.isStr || x.v&1 == 0 { // a live entry (or a bad one, for the next call)
+		if x.isStr() || x.v&1 == 0 { // a live entry (or a bad one, for the next call)
 			break
 		}
 		if _, err := it.entry(d, e); err != nil {
@@ -115,7 +115,7 @@ func (it *streamIter) startNode(d *Decoder) error {
 			return d.fail("stream listpack", it.off, err)
 		}
 		start := len(it.mbuf)
-		if x.isStr {
+		if x.isStr() {
 			it.mbuf = append(it.mbuf, x.s...)
 		} else {
 			it.mbuf = fmt.Appendf(it.mbuf, "%d", x.v)
@@ -140,7 +140,7 @@ func (it *streamIter) int() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if x.isStr {
+	if x.isStr() {
 		return 0, corrupt("stream listpack integer field holds string %q", x.s)
 	}
 	return x.v, nil
@@ -152,7 +152,7 @@ func (it *streamIter) entry(d *Decoder, e *Entry) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	if x.isStr {
+	if x.isStr() {
 		return false, corrupt("stream entry flags hold string %q", x.s)
 	}
 	flags := x.v
