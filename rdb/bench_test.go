@@ -5,14 +5,13 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/redtap/redtap/internal/testkit/benchdata"
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/rdb"
 )
@@ -75,40 +74,19 @@ func mixedDataset(b *testing.B) []byte {
 // corpusFiles returns the corpus files that decode without error.
 func corpusFiles(b *testing.B) [][]byte {
 	b.Helper()
-	dir := redistest.Corpus(b)
+	dir := corpus.Dir(b)
+	rows := corpus.Manifest(b, dir)
 	var files [][]byte
-	seen := 0
-	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if de.IsDir() {
-			if de.Name() == "_reports" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		n := de.Name()
-		if n == "MANIFEST.md" || strings.HasSuffix(n, ".md") || strings.Contains(n, ".expected.") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		seen++
+	for _, r := range rows {
+		data := corpus.Read(b, dir, r.File)
 		if _, err := consume(bufio.NewReader(bytes.NewReader(data))); err == nil {
 			files = append(files, data)
 		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
 	}
 	if len(files) == 0 {
 		b.Fatalf("no corpus file in %s decodes", dir)
 	}
-	b.Logf("corpus: %d of %d files decode cleanly", len(files), seen)
+	b.Logf("corpus: %d of %d files decode cleanly", len(files), len(rows))
 	return files
 }
 

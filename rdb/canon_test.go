@@ -380,6 +380,23 @@ func canonOfExpected(l *expLine) (canon, error) {
 	return c, err
 }
 
+// unmarshalTuple decodes a JSON array item by item into dst.
+func unmarshalTuple(raw json.RawMessage, dst ...any) error {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return err
+	}
+	if len(items) != len(dst) {
+		return fmt.Errorf("%s: %d items, want %d", raw, len(items), len(dst))
+	}
+	for i, d := range dst {
+		if err := json.Unmarshal(items[i], d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func canonOfExpMeta(m *expMeta) (*canonMeta, error) {
 	cm := &canonMeta{Length: m.Length, LastID: m.LastID, MaxDeletedID: m.MaxDeletedID,
 		EntriesAdded: m.EntriesAdded, FirstID: m.FirstID, Groups: []canonGroup{}}
@@ -393,21 +410,12 @@ func canonOfExpMeta(m *expMeta) (*canonMeta, error) {
 			cg.EntriesRead = *g.EntriesRead
 		}
 		for _, raw := range g.Pending {
-			var p [4]json.RawMessage
-			if err := json.Unmarshal(raw, &p); err != nil {
-				return nil, err
-			}
 			var cp canonPending
-			if err := json.Unmarshal(p[0], &cp.ID); err != nil {
+			var consumer json.RawMessage
+			if err := unmarshalTuple(raw, &cp.ID, &consumer, &cp.Time, &cp.Count); err != nil {
 				return nil, err
 			}
-			if cp.Consumer, err = expStr(p[1]); err != nil {
-				return nil, err
-			}
-			if err := json.Unmarshal(p[2], &cp.Time); err != nil {
-				return nil, err
-			}
-			if err := json.Unmarshal(p[3], &cp.Count); err != nil {
+			if cp.Consumer, err = expStr(consumer); err != nil {
 				return nil, err
 			}
 			cg.Pending = append(cg.Pending, cp)
@@ -422,18 +430,8 @@ func canonOfExpMeta(m *expMeta) (*canonMeta, error) {
 				cc.ActiveTime = *c.ActiveTime
 			}
 			for _, raw := range c.Pending {
-				var p [3]json.RawMessage
-				if err := json.Unmarshal(raw, &p); err != nil {
-					return nil, err
-				}
 				var cp canonPending
-				if err := json.Unmarshal(p[0], &cp.ID); err != nil {
-					return nil, err
-				}
-				if err := json.Unmarshal(p[1], &cp.Time); err != nil {
-					return nil, err
-				}
-				if err := json.Unmarshal(p[2], &cp.Count); err != nil {
+				if err := unmarshalTuple(raw, &cp.ID, &cp.Time, &cp.Count); err != nil {
 					return nil, err
 				}
 				cc.Pending = append(cc.Pending, cp)

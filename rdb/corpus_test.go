@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -49,8 +50,8 @@ var corpusNotesExpected = map[string][]canon{
 		FieldExpire: map[string]int64{"F1": 2715785640000, "F2": 2400425640000}}},
 }
 
-// corpusIgnoredKeys are keys a file holds that the server did not keep on
-// load, so they are missing from the expected contents.
+// corpusIgnoredKey reports keys a file holds that the server did not keep
+// on load, so they are missing from the expected contents.
 func corpusIgnoredKey(k *key) bool {
 	switch k.Type {
 	case TypeModule:
@@ -70,17 +71,17 @@ var (
 )
 
 func TestCorpusDecode(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpus.Dir(t)
 	// The two 4 MB files make millions of small objects; under -race the
 	// collector then dominates. Collect less often while this test runs.
 	defer debug.SetGCPercent(debug.SetGCPercent(800))
-	rows := readManifest(t, dir)
+	rows := corpus.Manifest(t, dir)
 	seen := map[string]bool{}
 	for _, r := range rows {
 		seen[r.File] = true
 		t.Run(r.File, func(t *testing.T) {
 			t.Parallel()
-			b := readCorpusFile(t, dir, r.File)
+			b := corpus.Read(t, dir, r.File)
 			out, special := corpusOutcomes[r.File]
 			chunk := 0 // the default
 			if len(b) < 64<<10 {
@@ -105,7 +106,7 @@ func TestCorpusDecode(t *testing.T) {
 					continue
 				}
 				require.NoError(t, err, "future=%v", future)
-				checkCorpusSnapshot(t, dir, r, b, s)
+				checkCorpusSnapshot(t, r, b, s)
 				sameAs := r.File
 				if out.sameAs != "" {
 					sameAs = out.sameAs
@@ -122,7 +123,7 @@ func TestCorpusDecode(t *testing.T) {
 	}
 }
 
-func checkCorpusSnapshot(t *testing.T, dir string, r manifestRow, b []byte, s *snapshot) {
+func checkCorpusSnapshot(t *testing.T, r corpus.Row, b []byte, s *snapshot) {
 	t.Helper()
 	// header
 	m := reRDBHeader.FindStringSubmatch(r.Header)
@@ -202,7 +203,6 @@ func checkCorpusSnapshot(t *testing.T, dir string, r manifestRow, b []byte, s *s
 		gotAux = append(gotAux, a.Name+"/"+strconv.FormatUint(a.Version, 10))
 	}
 	require.Equal(t, wantAux, gotAux, "module aux")
-	_ = dir
 }
 
 // compareExpected compares a decoded snapshot with <path>.expected.jsonl
@@ -236,15 +236,15 @@ func compareExpected(t *testing.T, path string, s *snapshot) {
 	}
 }
 
-// TestCorpusErrorsAreTyped checks the negative files once more through a
+// TestCorpusNegativeFiles checks the negative files once more through a
 // plain io.Reader and one byte per read.
 func TestCorpusNegativeFiles(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpus.Dir(t)
 	for f, out := range corpusOutcomes {
 		if out.strict == nil {
 			continue
 		}
-		b := readCorpusFile(t, dir, f)
+		b := corpus.Read(t, dir, f)
 		_, err := decodeAll(onlyReader{bytes.NewReader(b)}, 0)
 		require.ErrorIs(t, err, out.strict, f)
 		var re *Error

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/corpus"
+	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -58,7 +60,7 @@ func sweepInputs(t *testing.T) map[string][]byte {
 			in["synth/"+sy.name] = sy.data
 		}
 	}
-	if dir := corpusDirOrEmpty(); dir != "" {
+	if dir := corpus.Optional(t); dir != "" {
 		for _, f := range []string{
 			"redis/hash-zipmap.rdb",                     // 35 bytes, RDB 3
 			"keydb/fuzz/string.rdb",                     // RDB 9
@@ -74,7 +76,7 @@ func sweepInputs(t *testing.T) map[string][]byte {
 			"hdt3213-rdb/valkey_hash2_with_hfe.rdb",
 			"redis-replicator/function.rdb",
 		} {
-			in[f] = readCorpusFile(t, dir, f)
+			in[f] = corpus.Read(t, dir, f)
 		}
 	}
 	return in
@@ -144,8 +146,8 @@ func protection(b []byte, size int64) (int, uint64) {
 // A checksum mismatch is ErrChecksum at the offset after the EOF opcode;
 // a zero checksum is "not computed" and accepted.
 func TestChecksumMismatch(t *testing.T) {
-	f := newRDB(10).selectDB(0).stringKey("k", "v")
-	good := f.end(true)
+	f := rdbfile.New(10).Select(0).Set("k", "v")
+	good := f.Bytes()
 	bad := bytes.Clone(good)
 	bad[len(bad)-1] ^= 1
 	_, err := decodeQuick(bad)
@@ -203,8 +205,8 @@ func TestHeaders(t *testing.T) {
 		}
 	}
 	for v := 1; v <= 13; v++ {
-		f := newRDB(v).selectDB(0).stringKey("k", "v")
-		s := decodeBytes(t, f.end(true), 0)
+		f := rdbfile.New(v).Select(0).Set("k", "v")
+		s := decodeBytes(t, f.Bytes(), 0)
 		require.Equal(t, v, s.Header.Version)
 		require.Equal(t, v >= 5, s.End.Verified)
 	}
@@ -217,80 +219,80 @@ func TestCorruptStructures(t *testing.T) {
 		file func() []byte
 		want error
 	}{
-		{"expire then EOF", func() []byte { return newRDB(10).selectDB(0).expireMs(5).end(true) }, ErrCorrupt},
-		{"huge db number", func() []byte { return newRDB(10).u8(opSelectDB).length(1 << 40).end(true) }, ErrCorrupt},
+		{"expire then EOF", func() []byte { return rdbfile.New(10).Select(0).ExpireMs(5).Bytes() }, ErrCorrupt},
+		{"huge db number", func() []byte { return rdbfile.New(10).Raw(opSelectDB).Length(1 << 40).Bytes() }, ErrCorrupt},
 		{"encoded length for a count", func() []byte {
-			return newRDB(10).selectDB(0).key(EncList, "l").u8(0xc0, 1).end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncList), "l").Raw(0xc0, 1).Bytes()
 		}, ErrCorrupt},
-		{"length prefix 0x82", func() []byte { return newRDB(10).selectDB(0).key(EncString, "k").u8(0x82).end(true) }, ErrCorrupt},
-		{"string encoding 4", func() []byte { return newRDB(10).selectDB(0).key(EncString, "k").u8(0xc4).end(true) }, ErrCorrupt},
-		{"lzf lengths zero", func() []byte { return newRDB(10).selectDB(0).key(EncString, "k").u8(0xc3, 0, 5).end(true) }, ErrCorrupt},
+		{"length prefix 0x82", func() []byte { return rdbfile.New(10).Select(0).Key(byte(EncString), "k").Raw(0x82).Bytes() }, ErrCorrupt},
+		{"string encoding 4", func() []byte { return rdbfile.New(10).Select(0).Key(byte(EncString), "k").Raw(0xc4).Bytes() }, ErrCorrupt},
+		{"lzf lengths zero", func() []byte { return rdbfile.New(10).Select(0).Key(byte(EncString), "k").Raw(0xc3, 0, 5).Bytes() }, ErrCorrupt},
 		{"lzf ratio", func() []byte {
-			return newRDB(10).selectDB(0).key(EncString, "k").u8(0xc3).length(1).length(1000).u8(0).end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncString), "k").Raw(0xc3).Length(1).Length(1000).Raw(0).Bytes()
 		}, ErrCorrupt},
 		{"lzf bad stream", func() []byte {
-			return newRDB(10).selectDB(0).key(EncString, "k").u8(0xc3).length(2).length(5).u8(0x20, 0).end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncString), "k").Raw(0xc3).Length(2).Length(5).Raw(0x20, 0).Bytes()
 		}, ErrCorrupt},
 		{"quicklist container 3", func() []byte {
-			return newRDB(10).selectDB(0).key(EncListQuicklist2, "l").length(1).length(3).str("x").end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncListQuicklist2), "l").Length(1).Length(3).Str("x").Bytes()
 		}, ErrCorrupt},
 		{"stream node key of 15 bytes", func() []byte {
-			return newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).str("123456789012345").end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncStreamListpacks2), "s").Length(1).Str("123456789012345").Bytes()
 		}, ErrCorrupt},
 		{"stream master fields", func() []byte {
-			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
-			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1000), lpStr([]byte("f")), lpInt(0))).end(true)
+			f := rdbfile.New(10).Select(0).Key(byte(EncStreamListpacks2), "s").Length(1).Blob(rawID(StreamID{1, 1}))
+			return f.Blob(rdbfile.Listpack(rdbfile.LPInt(1), rdbfile.LPInt(0), rdbfile.LPInt(1000), rdbfile.LPStr("f"), rdbfile.LPInt(0))).Bytes()
 		}, ErrCorrupt},
 		{"stream entry string flags", func() []byte {
-			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
-			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0), lpStr([]byte("x")))).end(true)
+			f := rdbfile.New(10).Select(0).Key(byte(EncStreamListpacks2), "s").Length(1).Blob(rawID(StreamID{1, 1}))
+			return f.Blob(rdbfile.Listpack(rdbfile.LPInt(1), rdbfile.LPInt(0), rdbfile.LPInt(1), rdbfile.LPStr("f"), rdbfile.LPInt(0), rdbfile.LPStr("x"))).Bytes()
 		}, ErrCorrupt},
 		{"stream master entry short", func() []byte {
-			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
-			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(3), lpStr([]byte("f")))).end(true)
+			f := rdbfile.New(10).Select(0).Key(byte(EncStreamListpacks2), "s").Length(1).Blob(rawID(StreamID{1, 1}))
+			return f.Blob(rdbfile.Listpack(rdbfile.LPInt(1), rdbfile.LPInt(0), rdbfile.LPInt(3), rdbfile.LPStr("f"))).Bytes()
 		}, ErrCorrupt},
 		{"stream master entry unterminated", func() []byte {
-			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
-			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")))).end(true)
+			f := rdbfile.New(10).Select(0).Key(byte(EncStreamListpacks2), "s").Length(1).Blob(rawID(StreamID{1, 1}))
+			return f.Blob(rdbfile.Listpack(rdbfile.LPInt(1), rdbfile.LPInt(0), rdbfile.LPInt(1), rdbfile.LPStr("f"))).Bytes()
 		}, ErrCorrupt},
 		{"stream entry field count", func() []byte {
-			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
-			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0),
-				lpInt(0), lpInt(0), lpInt(0), lpInt(100000), lpStr([]byte("a")))).end(true)
+			f := rdbfile.New(10).Select(0).Key(byte(EncStreamListpacks2), "s").Length(1).Blob(rawID(StreamID{1, 1}))
+			return f.Blob(rdbfile.Listpack(rdbfile.LPInt(1), rdbfile.LPInt(0), rdbfile.LPInt(1), rdbfile.LPStr("f"), rdbfile.LPInt(0),
+				rdbfile.LPInt(0), rdbfile.LPInt(0), rdbfile.LPInt(0), rdbfile.LPInt(100000), rdbfile.LPStr("a"))).Bytes()
 		}, ErrCorrupt},
 		{"stream entry short", func() []byte {
-			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
-			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0),
-				lpInt(0), lpInt(0), lpInt(0), lpInt(2), lpStr([]byte("a")), lpStr([]byte("b")), lpStr([]byte("c")))).end(true)
+			f := rdbfile.New(10).Select(0).Key(byte(EncStreamListpacks2), "s").Length(1).Blob(rawID(StreamID{1, 1}))
+			return f.Blob(rdbfile.Listpack(rdbfile.LPInt(1), rdbfile.LPInt(0), rdbfile.LPInt(1), rdbfile.LPStr("f"), rdbfile.LPInt(0),
+				rdbfile.LPInt(0), rdbfile.LPInt(0), rdbfile.LPInt(0), rdbfile.LPInt(2), rdbfile.LPStr("a"), rdbfile.LPStr("b"), rdbfile.LPStr("c"))).Bytes()
 		}, ErrCorrupt},
 		{"stream entry without lp-count", func() []byte {
-			f := newRDB(10).selectDB(0).key(EncStreamListpacks2, "s").length(1).raw(rawID(StreamID{1, 1}))
-			return f.raw(listpack(lpInt(1), lpInt(0), lpInt(1), lpStr([]byte("f")), lpInt(0),
-				lpInt(2), lpInt(0), lpInt(0), lpStr([]byte("v")))).end(true)
+			f := rdbfile.New(10).Select(0).Key(byte(EncStreamListpacks2), "s").Length(1).Blob(rawID(StreamID{1, 1}))
+			return f.Blob(rdbfile.Listpack(rdbfile.LPInt(1), rdbfile.LPInt(0), rdbfile.LPInt(1), rdbfile.LPStr("f"), rdbfile.LPInt(0),
+				rdbfile.LPInt(2), rdbfile.LPInt(0), rdbfile.LPInt(0), rdbfile.LPStr("v"))).Bytes()
 		}, ErrCorrupt},
 		{"module aux when opcode", func() []byte {
-			return newRDB(10).u8(opModuleAux).length(moduleID("abcdefghi", 1)).length(1).length(2).length(0).end(true)
+			return rdbfile.New(10).Raw(opModuleAux).Length(moduleID("abcdefghi", 1)).Length(1).Length(2).Length(0).Bytes()
 		}, ErrCorrupt},
 		{"module opcode 6", func() []byte {
-			return newRDB(10).selectDB(0).key(EncModule2, "m").length(moduleID("abcdefghi", 1)).length(6).length(0).end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncModule2), "m").Length(moduleID("abcdefghi", 1)).Length(6).Length(0).Bytes()
 		}, ErrCorrupt},
-		{"key metadata opcode in a REDIS file", func() []byte { return newRDB(13).u8(opKeyMetaOrSlotImport).end(true) }, ErrUnsupportedType},
-		{"pre-GA module value", func() []byte { return newRDB(8).selectDB(0).key(EncModulePreGA, "m").length(1).end(true) }, ErrUnsupportedType},
+		{"key metadata opcode in a REDIS file", func() []byte { return rdbfile.New(13).Raw(opKeyMetaOrSlotImport).Bytes() }, ErrUnsupportedType},
+		{"pre-GA module value", func() []byte { return rdbfile.New(8).Select(0).Key(byte(EncModulePreGA), "m").Length(1).Bytes() }, ErrUnsupportedType},
 		{"hash field ttl string", func() []byte {
-			f := newRDB(12).selectDB(0).key(EncHashListpackEx, "h").u64le(0)
-			return f.raw(listpack(lpStr([]byte("f")), lpStr([]byte("v")), lpStr([]byte("ttl")))).end(true)
+			f := rdbfile.New(12).Select(0).Key(byte(EncHashListpackEx), "h").Uint64LE(0)
+			return f.Blob(rdbfile.Listpack(rdbfile.LPStr("f"), rdbfile.LPStr("v"), rdbfile.LPStr("ttl"))).Bytes()
 		}, ErrCorrupt},
 		{"zset score not a number", func() []byte {
-			return newRDB(10).selectDB(0).key(EncZSetListpack, "z").raw(listpack(lpStr([]byte("m")), lpStr([]byte("1.2.3")))).end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncZSetListpack), "z").Blob(rdbfile.Listpack(rdbfile.LPStr("m"), rdbfile.LPStr("1.2.3"))).Bytes()
 		}, ErrCorrupt},
 		{"zset string score", func() []byte {
-			return newRDB(3).selectDB(0).key(EncZSet, "z").length(1).str("m").u8(3, 'a', 'b', 'c').end(true)
+			return rdbfile.New(3).Select(0).Key(byte(EncZSet), "z").Length(1).Str("m").Raw(3, 'a', 'b', 'c').Bytes()
 		}, ErrCorrupt},
 		{"odd hash listpack", func() []byte {
-			return newRDB(10).selectDB(0).key(EncHashListpack, "h").raw(listpack(lpStr([]byte("f")))).end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncHashListpack), "h").Blob(rdbfile.Listpack(rdbfile.LPStr("f"))).Bytes()
 		}, ErrCorrupt},
 		{"intset as a string", func() []byte {
-			return newRDB(10).selectDB(0).key(EncSetIntset, "s").intStr(5).end(true)
+			return rdbfile.New(10).Select(0).Key(byte(EncSetIntset), "s").IntStr(5).Bytes()
 		}, ErrCorrupt},
 	} {
 		in := tc.file()
@@ -316,33 +318,33 @@ func measureAlloc(f func()) uint64 {
 // what they declare.
 func TestHugeDeclaredLengths(t *testing.T) {
 	huge := uint64(1) << 60
-	hdr := func() *rdbFile { return newRDB(10).selectDB(0) }
+	hdr := func() *rdbfile.File { return rdbfile.New(10).Select(0) }
 	var maxAlloc uint64
 	for _, tc := range []struct {
 		name string
 		in   []byte
 		want error
 	}{
-		{"4 GiB string", hdr().key(EncString, "k").length(4<<30).u8(1, 2, 3).Bytes(), ErrTooLarge},
-		{"500 MiB string", hdr().key(EncString, "k").length(500<<20).u8(1, 2, 3).Bytes(), io.ErrUnexpectedEOF},
-		{"500 MiB key", hdr().u8(byte(EncString)).length(500<<20).u8(1, 2, 3).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60 string", hdr().key(EncString, "k").length(huge).Bytes(), ErrTooLarge},
-		{"500 MiB aux", newRDB(10).u8(opAux).length(500 << 20).Bytes(), io.ErrUnexpectedEOF},
-		{"lzf 500 MiB", hdr().key(EncString, "k").u8(0xc3).length(400<<20).length(500<<20).u8(0, 'a').Bytes(), io.ErrUnexpectedEOF},
-		{"lzf 4 GiB", hdr().key(EncString, "k").u8(0xc3).length(400 << 20).length(4 << 30).Bytes(), ErrTooLarge},
-		{"2^60-element list", hdr().key(EncList, "l").length(huge).str("a").Bytes(), io.ErrUnexpectedEOF},
-		{"2^60-element set", hdr().key(EncSet, "s").length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60-element zset", hdr().key(EncZSet2, "z").length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60-field hash", hdr().key(EncHash, "h").length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60-field hash metadata", newRDB(12).selectDB(0).key(EncHashMetadata, "h").u64le(1).length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60 quicklist nodes", hdr().key(EncListQuicklist2, "l").length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"500 MiB listpack", hdr().key(EncHashListpack, "h").length(500<<20).u8(1, 2).Bytes(), io.ErrUnexpectedEOF},
-		{"500 MiB quicklist node", hdr().key(EncListQuicklist2, "l").length(1).length(2).length(500 << 20).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60 stream nodes", hdr().key(EncStreamListpacks2, "s").length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60 stream groups", hdr().key(EncStreamListpacks2, "s").length(0).length(0).id(StreamID{}).id(StreamID{}).id(StreamID{}).length(0).length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60 stream PEL", hdr().key(EncStreamListpacks2, "s").length(0).length(0).id(StreamID{}).id(StreamID{}).id(StreamID{}).length(0).length(1).str("g").id(StreamID{}).length(0).length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60 slot ranges", newValkey(80).u8(opKeyMetaOrSlotImport).str("j").length(huge).Bytes(), io.ErrUnexpectedEOF},
-		{"2^60 module opcodes", hdr().key(EncModule2, "m").length(moduleID("abcdefghi", 1)).length(5).length(500 << 20).Bytes(), io.ErrUnexpectedEOF},
+		{"4 GiB string", hdr().Key(byte(EncString), "k").Length(4<<30).Raw(1, 2, 3).Prefix(), ErrTooLarge},
+		{"500 MiB string", hdr().Key(byte(EncString), "k").Length(500<<20).Raw(1, 2, 3).Prefix(), io.ErrUnexpectedEOF},
+		{"500 MiB key", hdr().Raw(byte(EncString)).Length(500<<20).Raw(1, 2, 3).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60 string", hdr().Key(byte(EncString), "k").Length(huge).Prefix(), ErrTooLarge},
+		{"500 MiB aux", rdbfile.New(10).Raw(opAux).Length(500 << 20).Prefix(), io.ErrUnexpectedEOF},
+		{"lzf 500 MiB", hdr().Key(byte(EncString), "k").Raw(0xc3).Length(400<<20).Length(500<<20).Raw(0, 'a').Prefix(), io.ErrUnexpectedEOF},
+		{"lzf 4 GiB", hdr().Key(byte(EncString), "k").Raw(0xc3).Length(400 << 20).Length(4 << 30).Prefix(), ErrTooLarge},
+		{"2^60-element list", hdr().Key(byte(EncList), "l").Length(huge).Str("a").Prefix(), io.ErrUnexpectedEOF},
+		{"2^60-element set", hdr().Key(byte(EncSet), "s").Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60-element zset", hdr().Key(byte(EncZSet2), "z").Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60-field hash", hdr().Key(byte(EncHash), "h").Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60-field hash metadata", rdbfile.New(12).Select(0).Key(byte(EncHashMetadata), "h").Uint64LE(1).Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60 quicklist nodes", hdr().Key(byte(EncListQuicklist2), "l").Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"500 MiB listpack", hdr().Key(byte(EncHashListpack), "h").Length(500<<20).Raw(1, 2).Prefix(), io.ErrUnexpectedEOF},
+		{"500 MiB quicklist node", hdr().Key(byte(EncListQuicklist2), "l").Length(1).Length(2).Length(500 << 20).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60 stream nodes", hdr().Key(byte(EncStreamListpacks2), "s").Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60 stream groups", hdr().Key(byte(EncStreamListpacks2), "s").Length(0).Length(0).ID(0, 0).ID(0, 0).ID(0, 0).Length(0).Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60 stream PEL", hdr().Key(byte(EncStreamListpacks2), "s").Length(0).Length(0).ID(0, 0).ID(0, 0).ID(0, 0).Length(0).Length(1).Str("g").ID(0, 0).Length(0).Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60 slot ranges", rdbfile.NewValkey(80).Raw(opKeyMetaOrSlotImport).Str("j").Length(huge).Prefix(), io.ErrUnexpectedEOF},
+		{"2^60 module opcodes", hdr().Key(byte(EncModule2), "m").Length(moduleID("abcdefghi", 1)).Length(5).Length(500 << 20).Prefix(), io.ErrUnexpectedEOF},
 	} {
 		require.Less(t, len(tc.in), 64, tc.name)
 		for _, opts := range [][]Option{nil, {WithMatch("x")}} {
@@ -356,7 +358,7 @@ func TestHugeDeclaredLengths(t *testing.T) {
 	}
 	t.Logf("at most %d bytes allocated for one input", maxAlloc)
 	// the string cap is configurable
-	in := hdr().key(EncString, "k").str("0123456789").end(true)
+	in := hdr().Key(byte(EncString), "k").Str("0123456789").Bytes()
 	_, err := decodeQuick(in, WithMaxStringLen(9))
 	require.ErrorIs(t, err, ErrTooLarge)
 	_, err = decodeQuick(in, WithMaxStringLen(10))

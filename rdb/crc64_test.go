@@ -5,24 +5,9 @@ import (
 	"testing"
 
 	"github.com/hdt3213/rdb/crc64jones"
+	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/stretchr/testify/require"
 )
-
-// crcBitwise is the textbook bit-at-a-time reflected CRC-64/Jones, the
-// reference the table-driven code is checked against.
-func crcBitwise(crc uint64, p []byte) uint64 {
-	for _, b := range p {
-		crc ^= uint64(b)
-		for k := 0; k < 8; k++ {
-			if crc&1 == 1 {
-				crc = crc>>1 ^ crcJonesPolyReflected
-			} else {
-				crc >>= 1
-			}
-		}
-	}
-	return crc
-}
 
 func TestChecksumCheckValues(t *testing.T) {
 	// The check values of Redis's src/crc64.c self test.
@@ -47,7 +32,7 @@ func TestChecksumMatchesReferences(t *testing.T) {
 		for i := range p {
 			p[i] = byte(rng.Uint32())
 		}
-		want := crcBitwise(0, p)
+		want := rdbfile.CRC64(0, p) // a byte-at-a-time table CRC
 		require.Equal(t, want, Checksum(p), "len %d", n)
 		h := crc64jones.New()
 		h.Write(p)

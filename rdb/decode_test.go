@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,14 +25,14 @@ func TestUnknownValueTypes(t *testing.T) {
 			continue
 		}
 		for _, valkey := range []bool{false, true} {
-			f := newRDB(10)
+			f := rdbfile.New(10)
 			if valkey {
-				f = newValkey(80)
+				f = rdbfile.NewValkey(80)
 			}
-			f.selectDB(0)
+			f.Select(0)
 			at := f.Len()
-			f.u8(byte(b)).str("k").str("v")
-			in := f.end(true)
+			f.Raw(byte(b)).Str("k").Str("v")
+			in := f.Bytes()
 			for _, opts := range [][]Option{nil, {WithMatch("nomatch")}} {
 				_, err := decodeAll(bytes.NewReader(in), 0, opts...)
 				require.ErrorIs(t, err, ErrUnsupportedType, "type byte %d valkey=%v", b, valkey)
@@ -46,9 +47,9 @@ func TestUnknownValueTypes(t *testing.T) {
 // Type byte 150 (0x80|22) is how Entry.Encoding reports Valkey's hash2; in
 // a file it is an unknown type (valkey/encodings-rdb*-unknown-types.rdb).
 func TestTypeByte150IsUnknown(t *testing.T) {
-	f := newRDB(12).selectDB(0)
-	f.u8(150).str("foo").length(1).str("f").str("v").u8(0, 0, 0, 0, 0, 0, 0, 0)
-	_, err := decodeAll(bytes.NewReader(f.end(true)), 0)
+	f := rdbfile.New(12).Select(0)
+	f.Raw(150).Str("foo").Length(1).Str("f").Str("v").Raw(0, 0, 0, 0, 0, 0, 0, 0)
+	_, err := decodeAll(bytes.NewReader(f.Bytes()), 0)
 	require.ErrorIs(t, err, ErrUnsupportedType)
 }
 
@@ -83,8 +84,8 @@ func TestErrorString(t *testing.T) {
 
 	// a decode error names the key it was decoding, copied out of the
 	// decoder's buffers
-	f := newRDB(10).selectDB(0).key(EncHashListpack, "the-key").raw(listpack(lpStr([]byte("f"))))
-	_, err := decodeQuick(f.end(true))
+	f := rdbfile.New(10).Select(0).Key(byte(EncHashListpack), "the-key").Blob(rdbfile.Listpack(rdbfile.LPStr("f")))
+	_, err := decodeQuick(f.Bytes())
 	var re *Error
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, "the-key", string(re.Key))
@@ -111,8 +112,8 @@ func TestParseScore(t *testing.T) {
 		require.ErrorIs(t, err, ErrCorrupt, s)
 	}
 	// RDB type 3 scores: 253 NaN, 254 +inf, 255 -inf, else a length
-	f := newRDB(3).selectDB(0).key(EncZSet, "z").length(1).str("m").u8(253)
-	s := decodeBytes(t, f.end(false), 0)
+	f := rdbfile.New(3).Select(0).Key(byte(EncZSet), "z").Length(1).Str("m").Raw(253)
+	s := decodeBytes(t, f.BytesNoChecksum(), 0)
 	require.True(t, math.IsNaN(s.Keys[0].Members[0].Score))
 }
 
@@ -184,25 +185,25 @@ func TestChunkCountsExact(t *testing.T) {
 // Every record reports where it starts; a key's record starts at its first
 // opcode (an expiry, LRU or LFU opcode before the type byte).
 func TestRecordOffsets(t *testing.T) {
-	f := newRDB(10)
+	f := rdbfile.New(10)
 	want := []int{0}
 	mark := func() { want = append(want, f.Len()) }
 	mark()
-	f.aux("redis-ver", "7.0.15")
+	f.Aux("redis-ver", "7.0.15")
 	mark()
-	f.selectDB(0)
+	f.Select(0)
 	mark()
-	f.resizeDB(3, 1)
+	f.ResizeDB(3, 1)
 	mark()
-	f.stringKey("plain", "v")
+	f.Set("plain", "v")
 	mark()
-	f.expireMs(1700000000000).u8(opFreq, 5).stringKey("expiring", "v")
+	f.ExpireMs(1700000000000).Raw(opFreq, 5).Set("expiring", "v")
 	mark()
-	f.u8(opIdle).length(77).key(EncList, "list").length(3).str("a").str("b").str("c") // 3 chunks of 1
+	f.Raw(opIdle).Length(77).Key(byte(EncList), "list").Length(3).Str("a").Str("b").Str("c") // 3 chunks of 1
 	mark()
-	f.u8(opFunction2).str("#!lua name=x\n")
+	f.Raw(opFunction2).Str("#!lua name=x\n")
 	mark()
-	b := f.end(true)
+	b := f.Bytes()
 
 	d, err := NewDecoder(bytes.NewReader(b), WithChunkSize(1))
 	require.NoError(t, err)
@@ -218,10 +219,10 @@ func TestRecordOffsets(t *testing.T) {
 	require.Equal(t, want, got)
 
 	// an error inside a blob reports the blob's offset
-	f = newRDB(10).selectDB(0).key(EncHashListpack, "h")
+	f = rdbfile.New(10).Select(0).Key(byte(EncHashListpack), "h")
 	at := f.Len()
-	f.raw(listpack(lpStr([]byte("odd"))))
-	_, err = decodeQuick(f.end(true))
+	f.Blob(rdbfile.Listpack(rdbfile.LPStr("odd")))
+	_, err = decodeQuick(f.Bytes())
 	var re *Error
 	require.ErrorAs(t, err, &re)
 	require.Equal(t, int64(at), re.Offset)

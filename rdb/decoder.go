@@ -10,35 +10,53 @@ import (
 // Decoder reads one RDB snapshot record by record. It is not safe for
 // concurrent use.
 type Decoder struct {
-	cfg config
-	r   reader
+	cfg   config
+	r     reader
+	arena arena // the strings of the current record
+	err   error // sticky
+	file  fileState
+	pre   keyOpcodes
+	key   keyState
+	rec   records
+}
 
+// fileState is where the decoder stands in the file.
+type fileState struct {
 	version int
 	magic   string
 	valkey  bool
-	started bool
-	done    bool
+	started bool // the header was read
+	done    bool // the End record was returned
 	closed  bool
-	err     error // sticky
-	db      int
+	db      int // of the keys that follow
+}
 
-	// pending per-key opcodes
-	keyStart int64
-	expire   int64
-	idle     int64
-	freq     int
-	havePre  bool
+// keyOpcodes are the opcodes read ahead of a key's type byte: its expiry,
+// LRU idle time and LFU frequency.
+type keyOpcodes struct {
+	start  int64 // where the key's record starts: its first opcode
+	expire int64
+	idle   int64
+	freq   int
+	seen   bool // one was read since the last key
+}
 
-	cur      valueIter // the key being delivered in chunks, or nil
-	itCount  countIter
-	itBlob   blobIter
-	itQuick  quickIter
-	itStream streamIter
-	keyb     []byte
-	arena    arena
-	blob     []byte   // listpack/ziplist/intset bytes of the current key
-	slab     [][]byte // stream entry fields of the current chunk
+// keyState is the key being decoded: its name, the iterator that hands its
+// value out in chunks (one per layout, reused from key to key) and the
+// buffers of the current chunk.
+type keyState struct {
+	name   []byte    // copied out of the arena: it outlives every chunk
+	cur    valueIter // nil between keys
+	count  countIter
+	blob   blobIter
+	quick  quickIter
+	stream streamIter
+	buf    []byte   // the encoded value (listpack, ziplist ...) being read
+	slab   [][]byte // stream entry fields of the current chunk
+}
 
+// records are the values Next hands out, one of each kind, reused.
+type records struct {
 	hdr  Header
 	aux  Aux
 	sel  SelectDB
@@ -74,7 +92,7 @@ func NewDecoder(r io.Reader, opts ...Option) (*Decoder, error) {
 	} else {
 		d.r.raw = r
 	}
-	d.resetKey()
+	d.pre.reset()
 	return d, nil
 }
 
@@ -84,7 +102,7 @@ func NewDecoder(r io.Reader, opts ...Option) (*Decoder, error) {
 // interrupted by it (close the reader to unblock it). After an error, Next
 // keeps returning that error.
 func (d *Decoder) Next(ctx context.Context) (Record, error) {
-	if d.closed {
+	if d.file.closed {
 		return nil, ErrClosed
 	}
 	if d.err != nil {
@@ -96,7 +114,7 @@ func (d *Decoder) Next(ctx context.Context) (Record, error) {
 	rec, err := d.next()
 	if err != nil {
 		d.err = err
-		d.cur = nil
+		d.key.cur = nil
 	}
 	return rec, err
 }
@@ -122,14 +140,14 @@ func (d *Decoder) BytesRead() int64 { return d.r.off }
 
 // Version returns the RDB version and magic ("REDIS" or "VALKEY") once the
 // header has been read, and 0 and "" before.
-func (d *Decoder) Version() (int, string) { return d.version, d.magic }
+func (d *Decoder) Version() (int, string) { return d.file.version, d.file.magic }
 
 // Close releases the decoder's buffers; later calls to Next return
 // [ErrClosed]. It does not close the underlying reader. Close is idempotent.
 func (d *Decoder) Close() error {
-	d.closed = true
-	d.cur = nil
+	d.file.closed = true
+	d.key.cur = nil
 	d.arena = arena{}
-	d.blob, d.keyb, d.r.scratch = nil, nil, nil
+	d.key.buf, d.key.name, d.r.scratch = nil, nil, nil
 	return nil
 }

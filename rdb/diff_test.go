@@ -11,6 +11,7 @@ import (
 
 	"github.com/hdt3213/rdb/core"
 	"github.com/hdt3213/rdb/model"
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -168,14 +169,14 @@ func hdtSkipModule(h core.ModuleTypeHandler, _ int) (any, error) {
 // TestDifferentialCorpus compares the two decoders on every corpus file not
 // in diffCorpusSkipped.
 func TestDifferentialCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpus.Dir(t)
 	used := 0
-	for _, r := range readManifest(t, dir) {
+	for _, r := range corpus.Manifest(t, dir) {
 		if why, skip := diffCorpusSkipped[r.File]; skip {
 			t.Logf("skip %s: %s", r.File, why)
 			continue
 		}
-		b := readCorpusFile(t, dir, r.File)
+		b := corpus.Read(t, dir, r.File)
 		if len(b) > 1<<20 {
 			// dumpV8.rdb, list_decode.rdb: slow under -race, and
 			// TestCorpusDecode compares them with their expected contents
@@ -196,7 +197,8 @@ func TestDifferentialCorpus(t *testing.T) {
 	t.Logf("compared %d corpus files with hdt3213/rdb", used)
 }
 
-// randomDataset builds random keys of every type hdt3213's encoder writes.
+// dsKey is one key of a random dataset: how hdt3213's encoder writes it
+// and what the decoder must make of it.
 type dsKey struct {
 	db    uint
 	key   string
@@ -205,6 +207,7 @@ type dsKey struct {
 	want  canon
 }
 
+// randomDataset builds random keys of every type hdt3213's encoder writes.
 func randomDataset(rng *rand.Rand) []dsKey {
 	str := func() string {
 		switch rng.IntN(6) {

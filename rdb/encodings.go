@@ -27,33 +27,9 @@ func (it *blobElems) init(kind uint8, b []byte) error {
 	*it = blobElems{kind: kind, b: b, count: -1}
 	switch kind {
 	case blobListpack:
-		if len(b) < 7 {
-			return corrupt("listpack of %d bytes", len(b))
-		}
-		if tot := binary.LittleEndian.Uint32(b); int64(tot) != int64(len(b)) {
-			return corrupt("listpack header says %d bytes, blob has %d", tot, len(b))
-		}
-		if b[len(b)-1] != 0xff {
-			return corrupt("listpack without end marker")
-		}
-		if c := binary.LittleEndian.Uint16(b[4:]); c != 0xffff {
-			it.count = int(c)
-		}
-		it.pos = 6
+		return it.header("listpack", 6)
 	case blobZiplist:
-		if len(b) < 11 {
-			return corrupt("ziplist of %d bytes", len(b))
-		}
-		if tot := binary.LittleEndian.Uint32(b); int64(tot) != int64(len(b)) {
-			return corrupt("ziplist header says %d bytes, blob has %d", tot, len(b))
-		}
-		if b[len(b)-1] != 0xff {
-			return corrupt("ziplist without end marker")
-		}
-		if c := binary.LittleEndian.Uint16(b[8:]); c != 0xffff {
-			it.count = int(c)
-		}
-		it.pos = 10
+		return it.header("ziplist", 10)
 	case blobIntset:
 		if len(b) < 8 {
 			return corrupt("intset of %d bytes", len(b))
@@ -82,104 +58,144 @@ func (it *blobElems) init(kind uint8, b []byte) error {
 	return nil
 }
 
-// next returns the next element: a string (isStr) or an integer. ok is false
-// at the end of the blob, which is then checked against its declared count.
-func (it *blobElems) next() (s []byte, v int64, isStr, ok bool, err error) {
+// header checks the header that listpacks (6 bytes) and ziplists (10)
+// share: the total size first, the element count last (0xffff: unknown),
+// and the end marker.
+func (it *blobElems) header(what string, size int) error {
+	b := it.b
+	if len(b) < size+1 {
+		return corrupt("%s of %d bytes", what, len(b))
+	}
+	if tot := binary.LittleEndian.Uint32(b); int64(tot) != int64(len(b)) {
+		return corrupt("%s header says %d bytes, blob has %d", what, tot, len(b))
+	}
+	if b[len(b)-1] != 0xff {
+		return corrupt("%s without end marker", what)
+	}
+	if c := binary.LittleEndian.Uint16(b[size-2:]); c != 0xffff {
+		it.count = int(c)
+	}
+	it.pos = size
+	return nil
+}
+
+// elem is one element of a blob: a string, aliasing the blob, or an
+// integer. s is nil exactly for integers: a string, even an empty one, is a
+// slice of the blob. (Four words at most: the struct then travels in
+// registers; an isStr field would put it in memory on the hot path.)
+type elem struct {
+	s []byte
+	v int64
+}
+
+func (x elem) isStr() bool { return x.s != nil }
+
+// next returns the next element. ok is false at the end of the blob, which
+// is then checked against its declared count.
+func (it *blobElems) next() (x elem, ok bool, err error) {
 	switch it.kind {
 	case blobListpack:
-		s, v, isStr, ok, err = it.lpNext()
+		x, ok, err = it.lpNext()
 	case blobZiplist:
-		s, v, isStr, ok, err = it.zlNext()
+		x, ok, err = it.zlNext()
 	case blobIntset:
 		if it.pos == len(it.b) {
-			return nil, 0, false, false, nil
+			return elem{}, false, nil
 		}
 		p := it.b[it.pos:]
 		switch it.isz {
 		case 2:
-			v = int64(int16(binary.LittleEndian.Uint16(p)))
+			x.v = int64(int16(binary.LittleEndian.Uint16(p)))
 		case 4:
-			v = int64(int32(binary.LittleEndian.Uint32(p)))
+			x.v = int64(int32(binary.LittleEndian.Uint32(p)))
 		default:
-			v = int64(binary.LittleEndian.Uint64(p))
+			x.v = int64(binary.LittleEndian.Uint64(p))
 		}
 		it.pos += it.isz
 		it.seen++
-		return nil, v, false, true, nil
+		return x, true, nil
 	case blobZipmap:
-		s, ok, err = it.zmNext()
-		isStr = true
+		x.s, ok, err = it.zmNext()
 	}
 	if err != nil {
-		return nil, 0, false, false, err
+		return elem{}, false, err
 	}
 	if ok {
 		it.seen++
 	} else if it.count >= 0 && it.seen != it.count {
-		return nil, 0, false, false, corrupt("encoded structure declares %d elements, holds %d", it.count, it.seen)
+		return elem{}, false, corrupt("encoded structure declares %d elements, holds %d", it.count, it.seen)
 	}
-	return s, v, isStr, ok, nil
+	return x, ok, nil
 }
 
-func (it *blobElems) lpNext() (s []byte, v int64, isStr, ok bool, err error) {
+// need returns the next element, which must be there: at the end of the
+// blob it fails with corrupt(msg).
+func (it *blobElems) need(msg string) (elem, error) {
+	x, ok, err := it.next()
+	if err == nil && !ok {
+		err = corrupt("%s", msg)
+	}
+	return x, err
+}
+
+// peek returns what next would return, without consuming it.
+func (it *blobElems) peek() (elem, bool, error) {
+	save := *it
+	x, ok, err := it.next()
+	*it = save
+	return x, ok, err
+}
+
+func (it *blobElems) lpNext() (x elem, ok bool, err error) {
 	b, p := it.b, it.pos
 	if p >= len(b) {
-		return nil, 0, false, false, corrupt("listpack runs past its end")
+		return elem{}, false, corrupt("listpack runs past its end")
 	}
 	c := b[p]
 	var hdr, n int // header bytes, payload bytes
+	isStr := false
 	switch {
 	case c == 0xff:
 		if p != len(b)-1 {
-			return nil, 0, false, false, corrupt("listpack end marker at %d of %d", p, len(b))
+			return elem{}, false, corrupt("listpack end marker at %d of %d", p, len(b))
 		}
-		return nil, 0, false, false, nil
+		return elem{}, false, nil
 	case c&0x80 == 0:
-		v, hdr = int64(c&0x7f), 1
+		x.v, hdr = int64(c&0x7f), 1
 	case c&0xc0 == 0x80:
 		hdr, n, isStr = 1, int(c&0x3f), true
 	case c&0xe0 == 0xc0:
 		if p+2 > len(b) {
-			return nil, 0, false, false, corrupt("listpack entry past end")
+			return elem{}, false, corrupt("listpack entry past end")
 		}
 		u := uint64(c&0x1f)<<8 | uint64(b[p+1])
-		v, hdr = int64(u<<51)>>51, 2
+		x.v, hdr = int64(u<<51)>>51, 2
 	case c&0xf0 == 0xe0:
 		if p+2 > len(b) {
-			return nil, 0, false, false, corrupt("listpack entry past end")
+			return elem{}, false, corrupt("listpack entry past end")
 		}
 		hdr, n, isStr = 2, int(c&0x0f)<<8|int(b[p+1]), true
 	case c == 0xf0:
 		if p+5 > len(b) {
-			return nil, 0, false, false, corrupt("listpack entry past end")
+			return elem{}, false, corrupt("listpack entry past end")
 		}
 		hdr, n, isStr = 5, int(binary.LittleEndian.Uint32(b[p+1:])), true
 	case c >= 0xf1 && c <= 0xf4:
 		size := [...]int{2, 3, 4, 8}[c-0xf1]
 		if p+1+size > len(b) {
-			return nil, 0, false, false, corrupt("listpack entry past end")
+			return elem{}, false, corrupt("listpack entry past end")
 		}
-		q := b[p+1 : p+1+size]
-		switch size {
-		case 2:
-			v = int64(int16(binary.LittleEndian.Uint16(q)))
-		case 3:
-			v = int64(int32(uint32(q[0])<<8|uint32(q[1])<<16|uint32(q[2])<<24)) >> 8
-		case 4:
-			v = int64(int32(binary.LittleEndian.Uint32(q)))
-		default:
-			v = int64(binary.LittleEndian.Uint64(q))
-		}
+		x.v = leInt(b[p+1 : p+1+size])
 		hdr = 1 + size
 	default:
-		return nil, 0, false, false, corrupt("listpack entry encoding 0x%02x", c)
+		return elem{}, false, corrupt("listpack entry encoding 0x%02x", c)
 	}
 	l := hdr + n
 	if n < 0 || p+l > len(b)-1 {
-		return nil, 0, false, false, corrupt("listpack entry of %d bytes at %d past end %d", l, p, len(b))
+		return elem{}, false, corrupt("listpack entry of %d bytes at %d past end %d", l, p, len(b))
 	}
 	if isStr {
-		s = b[p+hdr : p+l]
+		x.s = b[p+hdr : p+l]
 	}
 	// backlen: 1 to 5 bytes
 	bl := 1
@@ -194,22 +210,22 @@ func (it *blobElems) lpNext() (s []byte, v int64, isStr, ok bool, err error) {
 		bl = 2
 	}
 	if p+l+bl > len(b)-1 {
-		return nil, 0, false, false, corrupt("listpack entry backlen past end")
+		return elem{}, false, corrupt("listpack entry backlen past end")
 	}
 	it.pos = p + l + bl
-	return s, v, isStr, true, nil
+	return x, true, nil
 }
 
-func (it *blobElems) zlNext() (s []byte, v int64, isStr, ok bool, err error) {
+func (it *blobElems) zlNext() (x elem, ok bool, err error) {
 	b, p := it.b, it.pos
 	if p >= len(b) {
-		return nil, 0, false, false, corrupt("ziplist runs past its end")
+		return elem{}, false, corrupt("ziplist runs past its end")
 	}
 	if b[p] == 0xff {
 		if p != len(b)-1 {
-			return nil, 0, false, false, corrupt("ziplist end marker at %d of %d", p, len(b))
+			return elem{}, false, corrupt("ziplist end marker at %d of %d", p, len(b))
 		}
-		return nil, 0, false, false, nil
+		return elem{}, false, nil
 	}
 	// prevlen
 	if b[p] == 0xfe {
@@ -218,23 +234,23 @@ func (it *blobElems) zlNext() (s []byte, v int64, isStr, ok bool, err error) {
 		p++
 	}
 	if p >= len(b)-1 {
-		return nil, 0, false, false, corrupt("ziplist entry past end")
+		return elem{}, false, corrupt("ziplist entry past end")
 	}
 	c := b[p]
 	var hdr, n int
 	switch c >> 6 {
 	case 0:
-		hdr, n, isStr = 1, int(c&0x3f), true
+		hdr, n = 1, int(c&0x3f)
 	case 1:
 		if p+2 > len(b) {
-			return nil, 0, false, false, corrupt("ziplist entry past end")
+			return elem{}, false, corrupt("ziplist entry past end")
 		}
-		hdr, n, isStr = 2, int(c&0x3f)<<8|int(b[p+1]), true
+		hdr, n = 2, int(c&0x3f)<<8|int(b[p+1])
 	case 2:
 		if p+5 > len(b) {
-			return nil, 0, false, false, corrupt("ziplist entry past end")
+			return elem{}, false, corrupt("ziplist entry past end")
 		}
-		hdr, n, isStr = 5, int(binary.BigEndian.Uint32(b[p+1:])), true
+		hdr, n = 5, int(binary.BigEndian.Uint32(b[p+1:]))
 	default:
 		hdr = 1
 		switch c {
@@ -250,34 +266,40 @@ func (it *blobElems) zlNext() (s []byte, v int64, isStr, ok bool, err error) {
 			n = 1
 		default:
 			if c < 0xf1 || c > 0xfd {
-				return nil, 0, false, false, corrupt("ziplist entry encoding 0x%02x", c)
+				return elem{}, false, corrupt("ziplist entry encoding 0x%02x", c)
 			}
-			v = int64(c&0x0f) - 1
+			x.v = int64(c&0x0f) - 1
 		}
 		if p+hdr+n > len(b)-1 {
-			return nil, 0, false, false, corrupt("ziplist entry past end")
+			return elem{}, false, corrupt("ziplist entry past end")
 		}
-		q := b[p+1 : p+1+n]
-		switch n {
-		case 1:
-			v = int64(int8(q[0]))
-		case 2:
-			v = int64(int16(binary.LittleEndian.Uint16(q)))
-		case 3:
-			v = int64(int32(uint32(q[0])<<8|uint32(q[1])<<16|uint32(q[2])<<24)) >> 8
-		case 4:
-			v = int64(int32(binary.LittleEndian.Uint32(q)))
-		case 8:
-			v = int64(binary.LittleEndian.Uint64(q))
+		if n > 0 {
+			x.v = leInt(b[p+1 : p+1+n])
 		}
 		it.pos = p + hdr + n
-		return nil, v, false, true, nil
+		return x, true, nil
 	}
 	if n < 0 || p+hdr+n > len(b)-1 {
-		return nil, 0, false, false, corrupt("ziplist string of %d bytes past end", n)
+		return elem{}, false, corrupt("ziplist string of %d bytes past end", n)
 	}
 	it.pos = p + hdr + n
-	return b[p+hdr : p+hdr+n], 0, true, true, nil
+	return elem{s: b[p+hdr : p+hdr+n]}, true, nil
+}
+
+// leInt decodes a little-endian signed integer of 1, 2, 3, 4 or 8 bytes,
+// as listpacks and ziplists store them.
+func leInt(q []byte) int64 {
+	switch len(q) {
+	case 1:
+		return int64(int8(q[0]))
+	case 2:
+		return int64(int16(binary.LittleEndian.Uint16(q)))
+	case 3:
+		return int64(int32(uint32(q[0])<<8|uint32(q[1])<<16|uint32(q[2])<<24)) >> 8
+	case 4:
+		return int64(int32(binary.LittleEndian.Uint32(q)))
+	}
+	return int64(binary.LittleEndian.Uint64(q))
 }
 
 // zmNext returns the next zipmap string: keys and values alternate.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -19,17 +20,17 @@ func blobStrings(kind uint8, b []byte) ([]string, error) {
 	}
 	out := []string{}
 	for {
-		s, v, isStr, ok, err := it.next()
+		x, ok, err := it.next()
 		if err != nil {
 			return out, err
 		}
 		if !ok {
 			return out, nil
 		}
-		if isStr {
-			out = append(out, string(s))
+		if x.isStr() {
+			out = append(out, string(x.s))
 		} else {
-			out = append(out, strconv.FormatInt(v, 10))
+			out = append(out, strconv.FormatInt(x.v, 10))
 		}
 	}
 }
@@ -50,7 +51,7 @@ func TestListpackIntegers(t *testing.T) {
 	var entries [][]byte
 	var want []string
 	for _, v := range intCases {
-		e := lpInt(v)
+		e := rdbfile.LPInt(v)
 		switch {
 		case e[0]&0x80 == 0:
 			widths[7] = true
@@ -65,16 +66,16 @@ func TestListpackIntegers(t *testing.T) {
 	for _, w := range []byte{7, 13, 0xf1, 0xf2, 0xf3, 0xf4} {
 		require.True(t, widths[w], "encoding %#x covered", w)
 	}
-	got, err := blobStrings(blobListpack, listpack(entries...))
+	got, err := blobStrings(blobListpack, rdbfile.Listpack(entries...))
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	// every 13-bit value, positive and negative
 	entries, want = nil, nil
 	for v := int64(-4096); v <= 4095; v++ {
-		entries = append(entries, lpInt(v))
+		entries = append(entries, rdbfile.LPInt(v))
 		want = append(want, strconv.FormatInt(v, 10))
 	}
-	got, err = blobStrings(blobListpack, listpack(entries...))
+	got, err = blobStrings(blobListpack, rdbfile.Listpack(entries...))
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
@@ -87,14 +88,14 @@ func TestListpackStringsAndBacklens(t *testing.T) {
 	var want []string
 	backlens := map[int]bool{}
 	for i, n := range lens {
-		s := bytes.Repeat([]byte{byte('a' + i%26)}, n)
-		e := lpStr(s)
-		backlens[len(lpBacklen(len(e)))] = true
-		entries = append(entries, e, lpInt(int64(i)))
-		want = append(want, string(s), strconv.Itoa(i))
+		s := strings.Repeat(string(rune('a'+i%26)), n)
+		e := rdbfile.LPStr(s)
+		backlens[len(rdbfile.LPBacklen(len(e)))] = true
+		entries = append(entries, e, rdbfile.LPInt(int64(i)))
+		want = append(want, s, strconv.Itoa(i))
 	}
 	require.Equal(t, map[int]bool{1: true, 2: true, 3: true, 4: true}, backlens)
-	got, err := blobStrings(blobListpack, listpack(entries...))
+	got, err := blobStrings(blobListpack, rdbfile.Listpack(entries...))
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
@@ -107,7 +108,7 @@ func TestListpackBacklen5(t *testing.T) {
 	// entry: 0xf0, 4-byte length, n bytes; the entry is n+5 >= 268435455
 	n := 268435450
 	hdr := binary.LittleEndian.AppendUint32([]byte{0xf0}, uint32(n))
-	bl := lpBacklen(n + 5)
+	bl := rdbfile.LPBacklen(n + 5)
 	require.Len(t, bl, 5)
 	b := make([]byte, 6+2+len(hdr)+n+len(bl)+2+1)
 	p := copy(b[6:], []byte{0x01, 0x01}) + 6 // int 1, backlen 1
@@ -122,20 +123,20 @@ func TestListpackBacklen5(t *testing.T) {
 	binary.LittleEndian.PutUint16(b[4:], 3)
 	var it blobElems
 	require.NoError(t, it.init(blobListpack, b))
-	_, v, _, ok, err := it.next()
+	x, ok, err := it.next()
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, int64(1), v)
-	got, _, isStr, ok, err := it.next()
+	require.Equal(t, int64(1), x.v)
+	x, ok, err = it.next()
 	require.NoError(t, err)
-	require.True(t, ok && isStr)
-	require.Len(t, got, n)
-	require.Equal(t, byte('y'), got[n-1])
-	_, v, _, ok, err = it.next()
+	require.True(t, ok && x.isStr())
+	require.Len(t, x.s, n)
+	require.Equal(t, byte('y'), x.s[n-1])
+	x, ok, err = it.next()
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, int64(2), v)
-	_, _, _, ok, err = it.next()
+	require.Equal(t, int64(2), x.v)
+	_, ok, err = it.next()
 	require.NoError(t, err)
 	require.False(t, ok)
 }
@@ -146,22 +147,22 @@ func TestListpackPast65535(t *testing.T) {
 	const n = 70001
 	entries := make([][]byte, n)
 	for i := range entries {
-		entries[i] = lpInt(int64(i))
+		entries[i] = rdbfile.LPInt(int64(i))
 	}
-	b := listpack(entries...)
+	b := rdbfile.Listpack(entries...)
 	require.Equal(t, uint16(65535), binary.LittleEndian.Uint16(b[4:]))
 	got, err := blobStrings(blobListpack, b)
 	require.NoError(t, err)
 	require.Len(t, got, n)
 	require.Equal(t, "70000", got[n-1])
 	// exactly 65535 elements also reads as unknown
-	got, err = blobStrings(blobListpack, listpack(entries[:65535]...))
+	got, err = blobStrings(blobListpack, rdbfile.Listpack(entries[:65535]...))
 	require.NoError(t, err)
 	require.Len(t, got, 65535)
 }
 
 func TestListpackMalformed(t *testing.T) {
-	good := listpack(lpStr([]byte("hello")), lpInt(1000), lpInt(-5))
+	good := rdbfile.Listpack(rdbfile.LPStr("hello"), rdbfile.LPInt(1000), rdbfile.LPInt(-5))
 	setCount := func(b []byte, n uint16) []byte {
 		b = bytes.Clone(b)
 		binary.LittleEndian.PutUint16(b[4:], n)
@@ -200,11 +201,11 @@ func fixZL(b []byte) []byte {
 }
 
 func TestZiplistElements(t *testing.T) {
-	var entries []zlEntry
+	var entries []rdbfile.ZLEntry
 	var want []string
 	encs := map[byte]bool{}
 	for _, v := range intCases {
-		e := zlInt(v)
+		e := rdbfile.ZLInt(v)
 		enc := e[0]
 		if enc >= 0xf1 && enc <= 0xfd {
 			enc = 0xf1
@@ -214,7 +215,7 @@ func TestZiplistElements(t *testing.T) {
 		want = append(want, strconv.FormatInt(v, 10))
 	}
 	for v := int64(0); v <= 12; v++ { // every immediate
-		entries = append(entries, zlInt(v))
+		entries = append(entries, rdbfile.ZLInt(v))
 		want = append(want, strconv.FormatInt(v, 10))
 	}
 	for _, enc := range []byte{0xf1, 0xfe, 0xc0, 0xf0, 0xd0, 0xe0} {
@@ -222,27 +223,27 @@ func TestZiplistElements(t *testing.T) {
 	}
 	for _, n := range []int{0, 1, 63, 64, 252, 253, 254, 300, 16383, 16384, 70000} {
 		s := strings.Repeat("z", n)
-		entries = append(entries, zlStr([]byte(s)), zlInt(int64(n)))
+		entries = append(entries, rdbfile.ZLStr(s), rdbfile.ZLInt(int64(n)))
 		want = append(want, s, strconv.Itoa(n))
 	}
-	b := ziplist(entries...)
+	b := rdbfile.Ziplist(entries...)
 	// the entries after the long strings carry a 5-byte prevlen
 	require.True(t, bytes.Contains(b, []byte{0xfe, 0x01, 0x01, 0, 0}), "a 5-byte prevlen for a 257-byte entry")
 	got, err := blobStrings(blobZiplist, b)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	// more than 65534 entries: count 65535 means "count them"
-	many := make([]zlEntry, 65540)
+	many := make([]rdbfile.ZLEntry, 65540)
 	for i := range many {
-		many[i] = zlInt(int64(i % 13))
+		many[i] = rdbfile.ZLInt(int64(i % 13))
 	}
-	got, err = blobStrings(blobZiplist, ziplist(many...))
+	got, err = blobStrings(blobZiplist, rdbfile.Ziplist(many...))
 	require.NoError(t, err)
 	require.Len(t, got, 65540)
 }
 
 func TestZiplistMalformed(t *testing.T) {
-	good := ziplist(zlStr([]byte("abc")), zlInt(7), zlInt(100000))
+	good := rdbfile.Ziplist(rdbfile.ZLStr("abc"), rdbfile.ZLInt(7), rdbfile.ZLInt(100000))
 	for name, b := range map[string][]byte{
 		"short":         good[:10],
 		"total-wrong":   append(bytes.Clone(good), 0xff),
@@ -273,7 +274,7 @@ func TestIntset(t *testing.T) {
 		{8, []int64{math.MinInt64, math.MinInt32 - 1, 0, math.MaxInt32 + 1, math.MaxInt64}},
 		{2, nil},
 	} {
-		got, err := blobStrings(blobIntset, intset(tc.width, tc.vals...))
+		got, err := blobStrings(blobIntset, rdbfile.Intset(tc.width, tc.vals...))
 		require.NoError(t, err)
 		want := []string{}
 		for _, v := range tc.vals {
@@ -285,9 +286,9 @@ func TestIntset(t *testing.T) {
 		"short":       {2, 0, 0, 0, 1, 0, 0},
 		"width-3":     {3, 0, 0, 0, 1, 0, 0, 0, 1, 2, 3},
 		"width-0":     {0, 0, 0, 0, 0, 0, 0, 0},
-		"count-high":  intset(2, 1, 2)[:10],
+		"count-high":  rdbfile.Intset(2, 1, 2)[:10],
 		"count-huge":  {8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8},
-		"extra-bytes": append(intset(4, 1), 0),
+		"extra-bytes": append(rdbfile.Intset(4, 1), 0),
 	} {
 		_, err := blobStrings(blobIntset, b)
 		require.ErrorIs(t, err, ErrCorrupt, name)
@@ -301,10 +302,10 @@ func TestZipmap(t *testing.T) {
 		b    []byte
 		want []string
 	}{
-		{"empty", zipmap(0), []string{}},
-		{"small", zipmap(0, "a", "1", "bb", "22"), []string{"a", "1", "bb", "22"}},
-		{"free-bytes", zipmap(3, "k", "v", "k2", ""), []string{"k", "v", "k2", ""}},
-		{"long-lengths", zipmap(0, long, "x", "y", long), []string{long, "x", "y", long}},
+		{"empty", rdbfile.Zipmap(0), []string{}},
+		{"small", rdbfile.Zipmap(0, "a", "1", "bb", "22"), []string{"a", "1", "bb", "22"}},
+		{"free-bytes", rdbfile.Zipmap(3, "k", "v", "k2", ""), []string{"k", "v", "k2", ""}},
+		{"long-lengths", rdbfile.Zipmap(0, long, "x", "y", long), []string{long, "x", "y", long}},
 	} {
 		got, err := blobStrings(blobZipmap, tc.b)
 		require.NoError(t, err, tc.name)
@@ -316,7 +317,7 @@ func TestZipmap(t *testing.T) {
 		kv = append(kv, "f"+strconv.Itoa(i), strconv.Itoa(i))
 	}
 	want = append(want, kv...)
-	got, err := blobStrings(blobZipmap, zipmap(0, kv...))
+	got, err := blobStrings(blobZipmap, rdbfile.Zipmap(0, kv...))
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 
@@ -343,10 +344,10 @@ func TestZipmap(t *testing.T) {
 // change fails with ErrCorrupt or decodes; nothing panics.
 func TestBlobMutations(t *testing.T) {
 	blobs := map[uint8][]byte{
-		blobListpack: listpack(lpStr([]byte("hello")), lpInt(1000), lpInt(-5), lpStr(bytes.Repeat([]byte("x"), 200)), lpInt(math.MinInt64)),
-		blobZiplist:  ziplist(zlStr([]byte("abc")), zlInt(7), zlInt(100000), zlStr(bytes.Repeat([]byte("y"), 300)), zlInt(-2)),
-		blobIntset:   intset(4, -7, 0, 99999),
-		blobZipmap:   zipmap(2, "a", "b", strings.Repeat("c", 260), "d"),
+		blobListpack: rdbfile.Listpack(rdbfile.LPStr("hello"), rdbfile.LPInt(1000), rdbfile.LPInt(-5), rdbfile.LPStr(strings.Repeat("x", 200)), rdbfile.LPInt(math.MinInt64)),
+		blobZiplist:  rdbfile.Ziplist(rdbfile.ZLStr("abc"), rdbfile.ZLInt(7), rdbfile.ZLInt(100000), rdbfile.ZLStr(strings.Repeat("y", 300)), rdbfile.ZLInt(-2)),
+		blobIntset:   rdbfile.Intset(4, -7, 0, 99999),
+		blobZipmap:   rdbfile.Zipmap(2, "a", "b", strings.Repeat("c", 260), "d"),
 	}
 	for kind, good := range blobs {
 		want, err := blobStrings(kind, good)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -163,7 +164,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if !*writeFuzzSeeds {
 		t.Skip("run with -write-fuzz-seeds to regenerate the seed corpus")
 	}
-	corpus := corpusDir(t)
+	cdir := corpus.Dir(t)
 	dir := filepath.Join("testdata", "fuzz", "FuzzDecoder")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	old, err := os.ReadDir(dir)
@@ -178,18 +179,18 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 
 	type cand struct {
-		row   manifestRow
+		row   corpus.Row
 		data  []byte
 		feats []string
 	}
 	var cands []cand
-	for _, r := range readManifest(t, corpus) {
+	for _, r := range corpus.Manifest(t, cdir) {
 		lic := r.License
 		if !(strings.Contains(lic, "MIT") || strings.Contains(lic, "BSD") || strings.Contains(lic, "Apache")) ||
 			strings.Contains(lic, "BUSL") || strings.Contains(lic, "RSAL") {
 			continue
 		}
-		b := readCorpusFile(t, corpus, r.File)
+		b := corpus.Read(t, cdir, r.File)
 		if len(b) >= 4096 {
 			continue
 		}

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -85,9 +82,8 @@ func cloneMeta(m *StreamMeta) *StreamMeta {
 
 // decodeAll decodes a whole snapshot from r and checks the chunking
 // invariants on the way (Chunk counts up from 0 for one key, Last exactly
-// once, exactly chunk elements in every piece but the last, positions
-// increase). It returns
-// what it got so far together with the first error.
+// once, exactly chunk elements in every piece but the last, record offsets
+// increase). It returns what it got so far together with the first error.
 func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 	if chunk > 0 {
 		opts = append([]Option{WithChunkSize(chunk)}, opts...)
@@ -100,7 +96,7 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 	}
 	s := &snapshot{Aux: map[string]string{}}
 	var cur *key
-	lastPos := int64(-1)
+	lastOff := int64(-1)
 	ctx := context.Background()
 	for {
 		rec, err := d.Next(ctx)
@@ -123,16 +119,16 @@ func decodeAll(r io.Reader, chunk int, opts ...Option) (*snapshot, error) {
 			return s, fmt.Errorf("record %T after End", rec)
 		}
 		s.Records++
-		// Positions increase, except that a key's record starts at its
+		// Offsets increase, except that a key's record starts at its
 		// first opcode, which may precede an AUX field (KeyDB writes one
 		// between EXPIRETIME_MS and the key).
 		if rec.Offset() < 0 || rec.Offset() > d.BytesRead() {
 			return s, fmt.Errorf("record %T at %d: decoder offset %d", rec, rec.Offset(), d.BytesRead())
 		}
-		if _, isEntry := rec.(*Entry); !isEntry && rec.Offset() < lastPos {
-			return s, fmt.Errorf("record %T at %d: previous at %d", rec, rec.Offset(), lastPos)
+		if _, isEntry := rec.(*Entry); !isEntry && rec.Offset() < lastOff {
+			return s, fmt.Errorf("record %T at %d: previous at %d", rec, rec.Offset(), lastOff)
 		}
-		lastPos = max(lastPos, rec.Offset())
+		lastOff = max(lastOff, rec.Offset())
 		e, isEntry := rec.(*Entry)
 		if cur != nil && !isEntry {
 			return s, fmt.Errorf("%T while key %q is unfinished", rec, cur.Key)
@@ -284,72 +280,4 @@ func checkDecodeError(err error, size int) error {
 		}
 	}
 	return fmt.Errorf("error %v matches no documented sentinel", err)
-}
-
-// corpusDir returns REDTAP_CORPUS or skips.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("REDTAP_CORPUS")
-	if dir == "" {
-		t.Skip("REDTAP_CORPUS not set")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
-		t.Fatalf("REDTAP_CORPUS=%s: %v", dir, err)
-	}
-	return dir
-}
-
-// corpusDirOrEmpty returns REDTAP_CORPUS when it names the corpus, or "".
-func corpusDirOrEmpty() string {
-	dir := os.Getenv("REDTAP_CORPUS")
-	if dir == "" {
-		return ""
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
-		return ""
-	}
-	return dir
-}
-
-// manifestRow is one line of the corpus MANIFEST's file table.
-type manifestRow struct {
-	File, License, Header, Keys, Types, Ops, Expected, Provenance, Notes string
-}
-
-func readManifest(t testing.TB, dir string) []manifestRow {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "MANIFEST.md"))
-	require.NoError(t, err)
-	var rows []manifestRow
-	inFiles := false
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "## ") {
-			inFiles = strings.HasPrefix(line, "## Files")
-			continue
-		}
-		if !inFiles || !strings.HasPrefix(line, "| ") {
-			continue
-		}
-		c := strings.Split(line, "|")
-		if len(c) < 12 {
-			continue
-		}
-		for i := range c {
-			c[i] = strings.TrimSpace(c[i])
-		}
-		if c[1] == "file" || strings.HasPrefix(c[1], "---") {
-			continue
-		}
-		rows = append(rows, manifestRow{File: c[1], License: c[3], Header: c[4], Keys: c[5], Types: c[6],
-			Ops: c[7], Expected: c[8], Provenance: c[9], Notes: c[10]})
-	}
-	require.NotEmpty(t, rows, "no file rows in MANIFEST.md")
-	return rows
-}
-
-func readCorpusFile(t testing.TB, dir, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	require.NoError(t, err)
-	return b
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	hlzf "github.com/hdt3213/rdb/lzf"
+	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,7 +92,7 @@ func lzfInputs() map[string][]byte {
 
 func TestLZFRoundTrip(t *testing.T) {
 	for name, plain := range lzfInputs() {
-		c := lzfCompress(plain)
+		c := rdbfile.LZF(plain)
 		out := make([]byte, len(plain))
 		require.NoError(t, lzfDecompress(c, out), name)
 		require.Equal(t, plain, out, name)
@@ -172,7 +173,7 @@ func TestLZFMutations(t *testing.T) {
 		if len(plain) > 3000 {
 			plain = plain[:3000]
 		}
-		c := lzfCompress(plain)
+		c := rdbfile.LZF(plain)
 		for cut := 0; cut < len(c); cut++ {
 			out := make([]byte, len(plain))
 			require.Error(t, lzfDecompress(c[:cut], out), "%s cut at %d", name, cut)
@@ -211,7 +212,7 @@ func FuzzLZF(f *testing.F) {
 		if len(plain) > 2000 {
 			plain = plain[:2000]
 		}
-		f.Add(lzfCompress(plain), uint16(len(plain)))
+		f.Add(rdbfile.LZF(plain), uint16(len(plain)))
 	}
 	f.Add([]byte{0, 'a', 7 << 5, 255, 0}, uint16(265))
 	f.Add([]byte{}, uint16(0))
@@ -219,7 +220,7 @@ func FuzzLZF(f *testing.F) {
 		checkLZFAgainstReference(t, in, int(outLen))
 		// and the round trip of the input as plain data
 		if len(in) > 0 {
-			c := lzfCompress(in)
+			c := rdbfile.LZF(in)
 			out := make([]byte, len(in))
 			require.NoError(t, lzfDecompress(c, out))
 			require.Equal(t, in, out)
@@ -229,7 +230,7 @@ func FuzzLZF(f *testing.F) {
 
 func BenchmarkLZF(b *testing.B) {
 	plain := lzfInputs()["words"]
-	c := lzfCompress(plain)
+	c := rdbfile.LZF(plain)
 	out := make([]byte, len(plain))
 	b.SetBytes(int64(len(plain)))
 	for b.Loop() {

@@ -3,7 +3,6 @@ package rdb
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"io"
 	"slices"
 )
@@ -128,5 +127,3 @@ func (r *reader) uint64LE() (uint64, error) {
 	}
 	return binary.LittleEndian.Uint64(b), nil
 }
-
-var errEncodedLength = errors.New("string encoding where a length was expected")

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/redtap/redtap/internal/testkit/redistest"
 )
 
@@ -418,7 +419,7 @@ func TestServerDataset(t *testing.T) {
 			// what the file must contain to exercise each path
 			require.Equal(t, !compression, bytes.Contains(b, []byte(facts.compressible)), "LZF strings iff rdbcompression")
 			require.False(t, bytes.Contains(b, []byte(facts.midElem)), "inner quicklist nodes are LZF compressed")
-			plain := append(append([]byte{1}, encLen(uint64(len(facts.plainElem)))...), facts.plainElem...)
+			plain := append(rdbfile.AppendLength([]byte{1}, uint64(len(facts.plainElem))), facts.plainElem...)
 			require.True(t, bytes.Contains(b, plain), "a plain quicklist node")
 
 			chunks := []int{0, 1}

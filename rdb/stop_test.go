@@ -11,6 +11,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,15 +42,15 @@ func loadStopInputs(t *testing.T) map[string][]byte {
 			in["synth/"+sy.name] = sy.data
 		}
 	}
-	dir := corpusDirOrEmpty()
+	dir := corpus.Optional(t)
 	if dir == "" {
 		return in
 	}
-	for _, r := range readManifest(t, dir) {
+	for _, r := range corpus.Manifest(t, dir) {
 		if _, bad := corpusOutcomes[r.File]; bad {
 			continue
 		}
-		b := readCorpusFile(t, dir, r.File)
+		b := corpus.Read(t, dir, r.File)
 		if len(b) > maxSize {
 			continue
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/corpus"
+	"github.com/redtap/redtap/internal/testkit/rdbfile"
 	"github.com/stretchr/testify/require"
 )
 
@@ -54,11 +56,11 @@ func streamLP(master StreamID, mf []string, entries []synEntry) []byte {
 			live++
 		}
 	}
-	lp := [][]byte{lpInt(int64(live)), lpInt(int64(deleted)), lpInt(int64(len(mf)))}
+	lp := [][]byte{rdbfile.LPInt(int64(live)), rdbfile.LPInt(int64(deleted)), rdbfile.LPInt(int64(len(mf)))}
 	for _, f := range mf {
-		lp = append(lp, lpAuto(f))
+		lp = append(lp, rdbfile.LPAuto(f))
 	}
-	lp = append(lp, lpInt(0))
+	lp = append(lp, rdbfile.LPInt(0))
 	for _, e := range entries {
 		same := len(e.fields)/2 == len(mf)
 		for i := 0; same && i < len(mf); i++ {
@@ -71,41 +73,34 @@ func streamLP(master StreamID, mf []string, entries []synEntry) []byte {
 		if same {
 			flags |= 2
 		}
-		lp = append(lp, lpInt(flags), lpInt(int64(e.id.Ms-master.Ms)), lpInt(int64(e.id.Seq-master.Seq)))
+		lp = append(lp, rdbfile.LPInt(flags), rdbfile.LPInt(int64(e.id.Ms-master.Ms)), rdbfile.LPInt(int64(e.id.Seq-master.Seq)))
 		n := len(e.fields) / 2
 		if !same {
-			lp = append(lp, lpInt(int64(n)))
+			lp = append(lp, rdbfile.LPInt(int64(n)))
 		}
 		for i := 0; i < n; i++ {
 			if !same {
-				lp = append(lp, lpAuto(e.fields[2*i]))
+				lp = append(lp, rdbfile.LPAuto(e.fields[2*i]))
 			}
-			lp = append(lp, lpAuto(e.fields[2*i+1]))
+			lp = append(lp, rdbfile.LPAuto(e.fields[2*i+1]))
 		}
 		cnt := 3 + n
 		if !same {
 			cnt = 4 + 2*n
 		}
-		lp = append(lp, lpInt(int64(cnt)))
+		lp = append(lp, rdbfile.LPInt(int64(cnt)))
 	}
-	return listpack(lp...)
+	return rdbfile.Listpack(lp...)
 }
 
 func rawID(id StreamID) []byte {
 	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, id.Ms), id.Seq)
 }
 
-func (f *rdbFile) u64le(v uint64) *rdbFile {
-	f.Write(binary.LittleEndian.AppendUint64(nil, v))
-	return f
-}
-
-func (f *rdbFile) id(id StreamID) *rdbFile { return f.length(id.Ms).length(id.Seq) }
-
 // writeStream writes a stream value of type enc (15, 19 or 21) with two
 // nodes, a group with a PEL of two entries owned by one consumer, and a
 // second empty group; it returns the expected canon.
-func writeStream(f *rdbFile, enc Encoding, key string) canon {
+func writeStream(f *rdbfile.File, enc Encoding, key string) canon {
 	m1, m2 := StreamID{1000, 0}, StreamID{2000, 5}
 	n1 := []synEntry{
 		{id: StreamID{1000, 0}, fields: []string{"a", "1", "b", "x"}},
@@ -118,44 +113,44 @@ func writeStream(f *rdbFile, enc Encoding, key string) canon {
 		{id: StreamID{2000, 3}, fields: []string{"f", "lower seq than the master"}},
 		{id: StreamID{1<<62 + 3, 0}, fields: []string{"f", "big ms", "f", "dup"}},
 	}
-	f.key(enc, key).length(2)
-	f.raw(rawID(m1)).raw(streamLP(m1, []string{"a", "b"}, n1))
-	f.raw(rawID(m2)).raw(streamLP(m2, []string{"f"}, n2))
+	f.Key(byte(enc), key).Length(2)
+	f.Blob(rawID(m1)).Blob(streamLP(m1, []string{"a", "b"}, n1))
+	f.Blob(rawID(m2)).Blob(streamLP(m2, []string{"f"}, n2))
 	last := StreamID{1<<62 + 3, 0}
-	f.length(6).id(last)
+	f.Length(6).ID(last.Ms, last.Seq)
 	if enc >= EncStreamListpacks2 {
-		f.id(StreamID{1000, 0}).id(StreamID{1002, 0}).length(7)
+		f.ID(1000, 0).ID(1002, 0).Length(7)
 	}
-	f.length(2)
+	f.Length(2)
 	// group g1: PEL 1000-1 (count 3) and 2000-5, both owned by "alice"
-	f.str("g1").id(StreamID{2000, 5})
+	f.Str("g1").ID(2000, 5)
 	if enc >= EncStreamListpacks2 {
-		f.length(5)
+		f.Length(5)
 	}
-	f.length(2)
-	f.Write(rawID(StreamID{1000, 1}))
-	f.u64le(1700000000123).length(3)
-	f.Write(rawID(StreamID{2000, 5}))
-	f.u64le(1700000000456).length(1)
-	f.length(2)
-	f.str("alice").u64le(1700000000999)
+	f.Length(2)
+	f.Raw(rawID(StreamID{1000, 1})...)
+	f.Uint64LE(1700000000123).Length(3)
+	f.Raw(rawID(StreamID{2000, 5})...)
+	f.Uint64LE(1700000000456).Length(1)
+	f.Length(2)
+	f.Str("alice").Uint64LE(1700000000999)
 	if enc >= EncStreamListpacks3 {
-		f.u64le(1700000000888)
+		f.Uint64LE(1700000000888)
 	}
-	f.length(2)
-	f.Write(rawID(StreamID{1000, 1}))
-	f.Write(rawID(StreamID{2000, 5}))
-	f.str("bob").u64le(1700000000001)
+	f.Length(2)
+	f.Raw(rawID(StreamID{1000, 1})...)
+	f.Raw(rawID(StreamID{2000, 5})...)
+	f.Str("bob").Uint64LE(1700000000001)
 	if enc >= EncStreamListpacks3 {
-		f.u64le(1700000000002)
+		f.Uint64LE(1700000000002)
 	}
-	f.length(0)
+	f.Length(0)
 	// group g2: nothing read; entries-read stored as -1 (unknown)
-	f.str("g2").id(StreamID{0, 0})
+	f.Str("g2").ID(0, 0)
 	if enc >= EncStreamListpacks2 {
-		f.length(math.MaxUint64)
+		f.Length(math.MaxUint64)
 	}
-	f.length(0).length(0)
+	f.Length(0).Length(0)
 
 	c := canon{Key: key, Type: "stream", Expire: -1}
 	for _, e := range append(append([]synEntry{}, n1...), n2...) {
@@ -192,74 +187,74 @@ func synthFiles() []synth {
 
 	// RDB 3: the old encodings, no checksum.
 	{
-		f := newRDB(3).selectDB(0)
+		f := rdbfile.New(3).Select(0)
 		want := []canon{}
 		add := func(c canon) { want = append(want, c) }
-		f.stringKey("s", "v")
+		f.Set("s", "v")
 		add(canon{Key: "s", Type: "string", Expire: -1, Str: "v"})
-		f.u8(opExpireTime, 0x10, 0x27, 0, 0) // 10000 s
-		f.key(EncString, "int8").intStr(-100)
+		f.Raw(opExpireTime, 0x10, 0x27, 0, 0) // 10000 s
+		f.Key(byte(EncString), "int8").IntStr(-100)
 		add(canon{Key: "int8", Type: "string", Expire: 10000000, Str: "-100"})
-		f.key(EncString, "int16").intStr(30000)
+		f.Key(byte(EncString), "int16").IntStr(30000)
 		add(canon{Key: "int16", Type: "string", Expire: -1, Str: "30000"})
-		f.key(EncString, "int32").intStr(-2000000000)
+		f.Key(byte(EncString), "int32").IntStr(-2000000000)
 		add(canon{Key: "int32", Type: "string", Expire: -1, Str: "-2000000000"})
-		f.key(EncList, "list").length(3).str("a").intStr(12).str("")
+		f.Key(byte(EncList), "list").Length(3).Str("a").IntStr(12).Str("")
 		add(canon{Key: "list", Type: "list", Expire: -1, List: strs("a", "12", "")})
-		f.key(EncSet, "set").length(2).str("y").str("x")
+		f.Key(byte(EncSet), "set").Length(2).Str("y").Str("x")
 		add(canon{Key: "set", Type: "set", Expire: -1, Set: strs("x", "y")})
-		f.key(EncZSet, "zset").length(5).str("m1").u8(3, '1', '.', '5')
-		f.str("m2").u8(254).str("m3").u8(255).str("m4").u8(2, '-', '3')
-		f.str("m5").u8(4, '1', 'e', '1', '0')
+		f.Key(byte(EncZSet), "zset").Length(5).Str("m1").Raw(3, '1', '.', '5')
+		f.Str("m2").Raw(254).Str("m3").Raw(255).Str("m4").Raw(2, '-', '3')
+		f.Str("m5").Raw(4, '1', 'e', '1', '0')
 		add(canon{Key: "zset", Type: "zset", Expire: -1, ZSet: []canonMember{
 			{"m3", math.Inf(-1)}, {"m4", -3}, {"m1", 1.5}, {"m5", 1e10}, {"m2", math.Inf(1)}}})
-		f.key(EncHash, "hash").length(2).str("f1").str("v1").intStr(5).intStr(6)
+		f.Key(byte(EncHash), "hash").Length(2).Str("f1").Str("v1").IntStr(5).IntStr(6)
 		add(canon{Key: "hash", Type: "hash", Expire: -1, Hash: map[string]string{"f1": "v1", "5": "6"}})
-		f.key(EncHashZipmap, "zipmap").raw(zipmap(2, "k1", "v1", strings.Repeat("K", 100), "100 bytes"))
+		f.Key(byte(EncHashZipmap), "zipmap").Blob(rdbfile.Zipmap(2, "k1", "v1", strings.Repeat("K", 100), "100 bytes"))
 		add(canon{Key: "zipmap", Type: "hash", Expire: -1, Hash: map[string]string{"k1": "v1", strings.Repeat("K", 100): "100 bytes"}})
-		f.key(EncListZiplist, "ziplist").raw(ziplist(zlStr([]byte("first")), zlInt(12), zlInt(-129), zlStr(bytes.Repeat([]byte("w"), 300)), zlInt(1<<40)))
+		f.Key(byte(EncListZiplist), "ziplist").Blob(rdbfile.Ziplist(rdbfile.ZLStr("first"), rdbfile.ZLInt(12), rdbfile.ZLInt(-129), rdbfile.ZLStr(strings.Repeat("w", 300)), rdbfile.ZLInt(1<<40)))
 		add(canon{Key: "ziplist", Type: "list", Expire: -1, List: strs("first", "12", "-129", strings.Repeat("w", 300), "1099511627776")})
-		f.key(EncSetIntset, "intset").raw(intset(8, math.MinInt64, -1, math.MaxInt64))
+		f.Key(byte(EncSetIntset), "intset").Blob(rdbfile.Intset(8, math.MinInt64, -1, math.MaxInt64))
 		add(canon{Key: "intset", Type: "set", Expire: -1, Set: strs("-1", "-9223372036854775808", "9223372036854775807")})
-		f.key(EncZSetZiplist, "zsetzl").raw(ziplist(zlStr([]byte("a")), zlStr([]byte("0.25")), zlStr([]byte("b")), zlInt(-4), zlStr([]byte("c")), zlStr([]byte("inf"))))
+		f.Key(byte(EncZSetZiplist), "zsetzl").Blob(rdbfile.Ziplist(rdbfile.ZLStr("a"), rdbfile.ZLStr("0.25"), rdbfile.ZLStr("b"), rdbfile.ZLInt(-4), rdbfile.ZLStr("c"), rdbfile.ZLStr("inf")))
 		add(canon{Key: "zsetzl", Type: "zset", Expire: -1, ZSet: []canonMember{{"b", -4}, {"a", 0.25}, {"c", math.Inf(1)}}})
-		f.key(EncHashZiplist, "hashzl").raw(ziplist(zlStr([]byte("f")), zlInt(99), zlStr([]byte("g")), zlStr([]byte("h"))))
+		f.Key(byte(EncHashZiplist), "hashzl").Blob(rdbfile.Ziplist(rdbfile.ZLStr("f"), rdbfile.ZLInt(99), rdbfile.ZLStr("g"), rdbfile.ZLStr("h")))
 		add(canon{Key: "hashzl", Type: "hash", Expire: -1, Hash: map[string]string{"f": "99", "g": "h"}})
-		f.selectDB(7)
-		f.stringKey("s", "db7")
+		f.Select(7)
+		f.Set("s", "db7")
 		add(canon{DB: 7, Key: "s", Type: "string", Expire: -1, Str: "db7"})
-		out = append(out, synth{name: "rdb3-old-encodings", data: f.end(false), want: want})
+		out = append(out, synth{name: "rdb3-old-encodings", data: f.BytesNoChecksum(), want: want})
 	}
 
 	// RDB 3: zipmap lengths at the 1/5-byte boundary: 253 is one byte,
 	// 254 and up are 254 then 4 bytes little-endian (zipmap.c)
 	{
-		f := newRDB(3).selectDB(0)
-		f.key(EncHashZipmap, "zipmap").raw(zipmap(1, "k1", strings.Repeat("v", 254), strings.Repeat("K", 300), "big key",
+		f := rdbfile.New(3).Select(0)
+		f.Key(byte(EncHashZipmap), "zipmap").Blob(rdbfile.Zipmap(1, "k1", strings.Repeat("v", 254), strings.Repeat("K", 300), "big key",
 			strings.Repeat("x", 253), strings.Repeat("y", 253)))
 		want := []canon{{Key: "zipmap", Type: "hash", Expire: -1,
 			Hash: map[string]string{"k1": strings.Repeat("v", 254), strings.Repeat("K", 300): "big key", strings.Repeat("x", 253): strings.Repeat("y", 253)}}}
-		out = append(out, synth{name: "rdb3-zipmap-biglen", data: f.end(false), want: want})
+		out = append(out, synth{name: "rdb3-zipmap-biglen", data: f.BytesNoChecksum(), want: want})
 	}
 
 	// RDB 9: quicklist of ziplists, LZF, LRU/LFU, zset2.
 	{
-		f := newRDB(9).aux("redis-ver", "5.0.0").aux("redis-bits", "64").selectDB(0).resizeDB(4, 1)
+		f := rdbfile.New(9).Aux("redis-ver", "5.0.0").Aux("redis-bits", "64").Select(0).ResizeDB(4, 1)
 		want := []canon{}
 		add := func(c canon) { want = append(want, c) }
-		node1 := ziplist(zlStr([]byte("a")), zlInt(1), zlStr(bytes.Repeat([]byte("compress me "), 20)))
-		node2 := ziplist(zlInt(-1), zlStr([]byte("tail")))
-		f.u8(opIdle).length(12345)
-		f.key(EncListQuicklist, "ql").length(2).raw(node1).lzfStr(node2)
+		node1 := rdbfile.Ziplist(rdbfile.ZLStr("a"), rdbfile.ZLInt(1), rdbfile.ZLStr(strings.Repeat("compress me ", 20)))
+		node2 := rdbfile.Ziplist(rdbfile.ZLInt(-1), rdbfile.ZLStr("tail"))
+		f.Raw(opIdle).Length(12345)
+		f.Key(byte(EncListQuicklist), "ql").Length(2).Blob(node1).LZFStr(node2)
 		add(canon{Key: "ql", Type: "list", Expire: -1, List: strs("a", "1", strings.Repeat("compress me ", 20), "-1", "tail")})
-		f.expireMs(1700000000123).u8(opFreq, 42)
-		f.key(EncString, "lzf").lzfStr([]byte(strings.Repeat("abcabcabc", 100)))
+		f.ExpireMs(1700000000123).Raw(opFreq, 42)
+		f.Key(byte(EncString), "lzf").LZFStr([]byte(strings.Repeat("abcabcabc", 100)))
 		add(canon{Key: "lzf", Type: "string", Expire: 1700000000123, Str: strings.Repeat("abcabcabc", 100)})
-		f.key(EncZSet2, "z2").length(3).str("x").u64le(math.Float64bits(1.25)).str("y").u64le(math.Float64bits(math.Inf(-1))).lzfStr([]byte(strings.Repeat("m", 50))).u64le(math.Float64bits(-0.5))
+		f.Key(byte(EncZSet2), "z2").Length(3).Str("x").Uint64LE(math.Float64bits(1.25)).Str("y").Uint64LE(math.Float64bits(math.Inf(-1))).LZFStr([]byte(strings.Repeat("m", 50))).Uint64LE(math.Float64bits(-0.5))
 		add(canon{Key: "z2", Type: "zset", Expire: -1, ZSet: []canonMember{{"y", math.Inf(-1)}, {strings.Repeat("m", 50), -0.5}, {"x", 1.25}}})
-		f.key(EncString, "empty").str("")
+		f.Key(byte(EncString), "empty").Str("")
 		add(canon{Key: "empty", Type: "string", Expire: -1, Str: ""})
-		out = append(out, synth{name: "rdb9-quicklist-lzf", data: f.end(true), want: want, check: func(t *testing.T, s *snapshot) {
+		out = append(out, synth{name: "rdb9-quicklist-lzf", data: f.Bytes(), want: want, check: func(t *testing.T, s *snapshot) {
 			k := s.byName()
 			require.Equal(t, int64(12345), k["0/ql"].Idle)
 			require.Equal(t, -1, k["0/ql"].Freq)
@@ -272,20 +267,20 @@ func synthFiles() []synth {
 	// RDB 10: quicklist2 (plain and packed nodes), listpack hash/zset,
 	// stream type 19, a function (all loadable by Redis 7.0).
 	{
-		f := newRDB(10).aux("redis-ver", "7.0.0").selectDB(0)
+		f := rdbfile.New(10).Aux("redis-ver", "7.0.0").Select(0)
 		want := []canon{}
 		add := func(c canon) { want = append(want, c) }
 		big := strings.Repeat("P", 1000) // a plain node may hold any size
-		packed := listpack(lpStr([]byte("x")), lpInt(-4096), lpInt(1<<40))
-		f.key(EncListQuicklist2, "ql2").length(4).length(2).raw(packed).length(1).str(big).length(2).lzfStr(listpack(lpStr(bytes.Repeat([]byte("q"), 100)))).length(1).intStr(7)
+		packed := rdbfile.Listpack(rdbfile.LPStr("x"), rdbfile.LPInt(-4096), rdbfile.LPInt(1<<40))
+		f.Key(byte(EncListQuicklist2), "ql2").Length(4).Length(2).Blob(packed).Length(1).Str(big).Length(2).LZFStr(rdbfile.Listpack(rdbfile.LPStr(strings.Repeat("q", 100)))).Length(1).IntStr(7)
 		add(canon{Key: "ql2", Type: "list", Expire: -1, List: strs("x", "-4096", "1099511627776", big, strings.Repeat("q", 100), "7")})
-		f.key(EncHashListpack, "hlp").raw(listpack(lpStr([]byte("f")), lpInt(1), lpStr([]byte("g")), lpStr(nil)))
+		f.Key(byte(EncHashListpack), "hlp").Blob(rdbfile.Listpack(rdbfile.LPStr("f"), rdbfile.LPInt(1), rdbfile.LPStr("g"), rdbfile.LPStr("")))
 		add(canon{Key: "hlp", Type: "hash", Expire: -1, Hash: map[string]string{"f": "1", "g": ""}})
-		f.key(EncZSetListpack, "zlp").raw(listpack(lpStr([]byte("a")), lpInt(-3), lpStr([]byte("b")), lpStr([]byte("2.5")), lpStr([]byte("c")), lpStr([]byte("-inf"))))
+		f.Key(byte(EncZSetListpack), "zlp").Blob(rdbfile.Listpack(rdbfile.LPStr("a"), rdbfile.LPInt(-3), rdbfile.LPStr("b"), rdbfile.LPStr("2.5"), rdbfile.LPStr("c"), rdbfile.LPStr("-inf")))
 		add(canon{Key: "zlp", Type: "zset", Expire: -1, ZSet: []canonMember{{"c", math.Inf(-1)}, {"a", -3}, {"b", 2.5}}})
 		add(writeStream(f, EncStreamListpacks2, "stream2"))
-		f.u8(opFunction2).str("#!lua name=mylib\nredis.register_function('f', function() return 1 end)")
-		out = append(out, synth{name: "rdb10-quicklist2-stream", data: f.end(true), want: want, check: func(t *testing.T, s *snapshot) {
+		f.Raw(opFunction2).Str("#!lua name=mylib\nredis.register_function('f', function() return 1 end)")
+		out = append(out, synth{name: "rdb10-quicklist2-stream", data: f.Bytes(), want: want, check: func(t *testing.T, s *snapshot) {
 			require.Equal(t, []string{"#!lua name=mylib\nredis.register_function('f', function() return 1 end)"}, s.Functions)
 		}})
 	}
@@ -293,18 +288,18 @@ func synthFiles() []synth {
 	// RDB 10: functions of the 7.0 release candidates, module aux data and
 	// a module value.
 	{
-		f := newRDB(10).aux("redis-ver", "7.0.0")
-		f.u8(opFunctionPreGA).str("oldlib").str("LUA").length(1).str("a description").str("return 2")
-		f.u8(opFunctionPreGA).str("nodesc").str("LUA").length(0).str("return 3")
+		f := rdbfile.New(10).Aux("redis-ver", "7.0.0")
+		f.Raw(opFunctionPreGA).Str("oldlib").Str("LUA").Length(1).Str("a description").Str("return 2")
+		f.Raw(opFunctionPreGA).Str("nodesc").Str("LUA").Length(0).Str("return 3")
 		modID := moduleID("test_mod1", 3)
-		f.u8(opModuleAux).u8(0x81).Write(binary.BigEndian.AppendUint64(nil, modID))
-		f.length(2).length(2) // when: AFTER_RDB
-		f.length(2).length(99).length(5).str("aux string").length(0)
-		f.selectDB(0)
-		f.key(EncModule2, "mod").u8(0x81).Write(binary.BigEndian.AppendUint64(nil, modID))
-		f.length(1).length(5).length(2).length(6).length(3).u8(0, 0, 0x80, 0x3f).length(4).u64le(math.Float64bits(2.5)).length(5).str("payload").length(0)
-		f.stringKey("after-module", "x")
-		out = append(out, synth{name: "rdb10-functions-module", data: f.end(true),
+		f.Raw(opModuleAux, 0x81).Raw(binary.BigEndian.AppendUint64(nil, modID)...)
+		f.Length(2).Length(2) // when: AFTER_RDB
+		f.Length(2).Length(99).Length(5).Str("aux string").Length(0)
+		f.Select(0)
+		f.Key(byte(EncModule2), "mod").Raw(0x81).Raw(binary.BigEndian.AppendUint64(nil, modID)...)
+		f.Length(1).Length(5).Length(2).Length(6).Length(3).Raw(0, 0, 0x80, 0x3f).Length(4).Uint64LE(math.Float64bits(2.5)).Length(5).Str("payload").Length(0)
+		f.Set("after-module", "x")
+		out = append(out, synth{name: "rdb10-functions-module", data: f.Bytes(),
 			want: []canon{{Key: "after-module", Type: "string", Expire: -1, Str: "x"}}, check: func(t *testing.T, s *snapshot) {
 				require.Equal(t, []string{"#!LUA name=oldlib\nreturn 2", "#!LUA name=nodesc\nreturn 3"}, s.Functions)
 				require.Len(t, s.ModuleAux, 1)
@@ -327,51 +322,51 @@ func synthFiles() []synth {
 	// RDB 11: listpack set, stream type 21; RDB 12: hash field TTLs,
 	// slot info, stream type 15.
 	{
-		f := newRDB(11).selectDB(0)
+		f := rdbfile.New(11).Select(0)
 		want := []canon{}
-		f.key(EncSetListpack, "slp").raw(listpack(lpStr([]byte("b")), lpInt(-1), lpStr([]byte("a"))))
+		f.Key(byte(EncSetListpack), "slp").Blob(rdbfile.Listpack(rdbfile.LPStr("b"), rdbfile.LPInt(-1), rdbfile.LPStr("a")))
 		want = append(want, canon{Key: "slp", Type: "set", Expire: -1, Set: strs("-1", "a", "b")})
 		want = append(want, writeStream(f, EncStreamListpacks3, "stream3"))
-		out = append(out, synth{name: "rdb11-setlp-stream3", data: f.end(true), want: want})
+		out = append(out, synth{name: "rdb11-setlp-stream3", data: f.Bytes(), want: want})
 	}
 	{
-		f := newRDB(12).selectDB(0)
-		f.u8(opSlotInfo).length(1234).length(3).length(1)
+		f := rdbfile.New(12).Select(0)
+		f.Raw(opSlotInfo).Length(1234).Length(3).Length(1)
 		want := []canon{}
 		const minExp = 1800000000000
-		f.key(EncHashMetadata, "hm").u64le(minExp).length(3)
-		f.length(0).str("plain").str("1")
-		f.length(1).str("first").str("2")        // expires at minExp
-		f.length(1001).str("later").str("three") // minExp + 1000
+		f.Key(byte(EncHashMetadata), "hm").Uint64LE(minExp).Length(3)
+		f.Length(0).Str("plain").Str("1")
+		f.Length(1).Str("first").Str("2")        // expires at minExp
+		f.Length(1001).Str("later").Str("three") // minExp + 1000
 		want = append(want, canon{Key: "hm", Type: "hash", Expire: -1, Hash: map[string]string{"plain": "1", "first": "2", "later": "three"},
 			FieldExpire: map[string]int64{"first": minExp, "later": minExp + 1000}})
-		f.key(EncHashListpackEx, "hlpex").u64le(minExp).raw(listpack(
-			lpStr([]byte("a")), lpStr([]byte("x")), lpInt(0),
-			lpStr([]byte("b")), lpInt(5), lpInt(minExp+5)))
+		f.Key(byte(EncHashListpackEx), "hlpex").Uint64LE(minExp).Blob(rdbfile.Listpack(
+			rdbfile.LPStr("a"), rdbfile.LPStr("x"), rdbfile.LPInt(0),
+			rdbfile.LPStr("b"), rdbfile.LPInt(5), rdbfile.LPInt(minExp+5)))
 		want = append(want, canon{Key: "hlpex", Type: "hash", Expire: -1, Hash: map[string]string{"a": "x", "b": "5"},
 			FieldExpire: map[string]int64{"b": minExp + 5}})
-		f.key(EncHashMetadataPreGA, "hpre").length(2).length(0).str("n").str("v").length(1700000000000).str("t").str("w")
+		f.Key(byte(EncHashMetadataPreGA), "hpre").Length(2).Length(0).Str("n").Str("v").Length(1700000000000).Str("t").Str("w")
 		want = append(want, canon{Key: "hpre", Type: "hash", Expire: -1, Hash: map[string]string{"n": "v", "t": "w"},
 			FieldExpire: map[string]int64{"t": 1700000000000}})
-		f.key(EncHashListpackExPreGA, "hlppre").raw(listpack(lpStr([]byte("k")), lpStr([]byte("v")), lpInt(1700000000001)))
+		f.Key(byte(EncHashListpackExPreGA), "hlppre").Blob(rdbfile.Listpack(rdbfile.LPStr("k"), rdbfile.LPStr("v"), rdbfile.LPInt(1700000000001)))
 		want = append(want, canon{Key: "hlppre", Type: "hash", Expire: -1, Hash: map[string]string{"k": "v"},
 			FieldExpire: map[string]int64{"k": 1700000000001}})
 		want = append(want, writeStream(f, EncStreamListpacks, "stream1"))
-		out = append(out, synth{name: "rdb12-hfe-slotinfo-stream1", data: f.end(true), want: want})
+		out = append(out, synth{name: "rdb12-hfe-slotinfo-stream1", data: f.Bytes(), want: want})
 	}
 
 	// Valkey 9: hash2 (type 22 in a VALKEY file) and slot import (243).
 	{
-		f := newValkey(80).aux("valkey-ver", "9.0.0")
-		f.u8(opKeyMetaOrSlotImport).str("job-1").length(2).length(0).length(100).length(200).length(16383)
-		f.selectDB(0)
-		f.key(EncHashMetadataPreGA, "h2").length(3)
-		f.str("F1").str("V1").u64le(2715785640000)
-		f.str("F2").str("V2").u64le(math.MaxUint64) // -1: none
-		f.str("F3").lzfStr([]byte(strings.Repeat("V3", 30))).u64le(2400425640000)
+		f := rdbfile.NewValkey(80).Aux("valkey-ver", "9.0.0")
+		f.Raw(opKeyMetaOrSlotImport).Str("job-1").Length(2).Length(0).Length(100).Length(200).Length(16383)
+		f.Select(0)
+		f.Key(byte(EncHashMetadataPreGA), "h2").Length(3)
+		f.Str("F1").Str("V1").Uint64LE(2715785640000)
+		f.Str("F2").Str("V2").Uint64LE(math.MaxUint64) // -1: none
+		f.Str("F3").LZFStr([]byte(strings.Repeat("V3", 30))).Uint64LE(2400425640000)
 		want := []canon{{Key: "h2", Type: "hash", Expire: -1, Hash: map[string]string{"F1": "V1", "F2": "V2", "F3": strings.Repeat("V3", 30)},
 			FieldExpire: map[string]int64{"F1": 2715785640000, "F3": 2400425640000}}}
-		out = append(out, synth{name: "valkey80-hash2-slotimport", data: f.end(true), want: want, check: func(t *testing.T, s *snapshot) {
+		out = append(out, synth{name: "valkey80-hash2-slotimport", data: f.Bytes(), want: want, check: func(t *testing.T, s *snapshot) {
 			require.Equal(t, EncValkeyHash2, s.Keys[0].Encoding)
 			require.Equal(t, "VALKEY", s.Header.Magic)
 			require.Equal(t, 80, s.Header.Version)
@@ -380,31 +375,31 @@ func synthFiles() []synth {
 
 	// RDB 1: no SELECTDB, the smallest file.
 	{
-		f := newRDB(1)
-		f.stringKey("k", "v")
-		out = append(out, synth{name: "rdb1-no-selectdb", data: f.end(false), want: []canon{{Key: "k", Type: "string", Expire: -1, Str: "v"}}})
+		f := rdbfile.New(1)
+		f.Set("k", "v")
+		out = append(out, synth{name: "rdb1-no-selectdb", data: f.BytesNoChecksum(), want: []canon{{Key: "k", Type: "string", Expire: -1, Str: "v"}}})
 	}
 	// Empty snapshots.
-	out = append(out, synth{name: "rdb10-empty", data: newRDB(10).end(true), want: []canon{}})
-	out = append(out, synth{name: "rdb10-empty-nocrc", data: newRDB(10).end(false), want: []canon{}})
+	out = append(out, synth{name: "rdb10-empty", data: rdbfile.New(10).Bytes(), want: []canon{}})
+	out = append(out, synth{name: "rdb10-empty-nocrc", data: rdbfile.New(10).BytesNoChecksum(), want: []canon{}})
 
 	// Many keys over several dbs with lengths in every length encoding.
 	{
-		f := newRDB(10)
+		f := rdbfile.New(10)
 		want := []canon{}
 		for db := 0; db < 3; db++ {
-			f.selectDB(db * 100)
+			f.Select(db * 100)
 			for i := 0; i < 50; i++ {
 				k := fmt.Sprintf("k%d", i)
 				v := strings.Repeat(string(rune('a'+i%26)), []int{0, 63, 64, 16383, 16384, 70000}[i%6])
-				f.stringKey(k, v)
+				f.Set(k, v)
 				want = append(want, canon{DB: db * 100, Key: k, Type: "string", Expire: -1, Str: v})
 			}
 		}
 		big := strings.Repeat("0123456789abcdef", 80000) // over 1 MiB: read in steps
-		f.stringKey("big", big)
+		f.Set("big", big)
 		want = append(want, canon{DB: 200, Key: "big", Type: "string", Expire: -1, Str: big})
-		out = append(out, synth{name: "rdb10-lengths", data: f.end(true), want: want})
+		out = append(out, synth{name: "rdb10-lengths", data: f.Bytes(), want: want})
 	}
 	for i := range out {
 		sortCanon(out[i].want)
@@ -456,12 +451,12 @@ func TestFilterEquivalence(t *testing.T) {
 	for _, sy := range synthFiles() {
 		inputs["synth/"+sy.name] = sy.data
 	}
-	if dir := corpusDirOrEmpty(); dir != "" {
-		for _, r := range readManifest(t, dir) {
+	if dir := corpus.Optional(t); dir != "" {
+		for _, r := range corpus.Manifest(t, dir) {
 			if _, bad := corpusOutcomes[r.File]; bad {
 				continue
 			}
-			b := readCorpusFile(t, dir, r.File)
+			b := corpus.Read(t, dir, r.File)
 			if len(b) > 256<<10 {
 				continue
 			}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -95,7 +95,7 @@ type moduleKey struct{ key, module string }
 // with the default chunk size and with chunks of 3 elements, which makes
 // every larger key span several chunks (files under 1 MiB).
 func TestCorpusConformance(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	n := 0
 	for _, rel := range corpusFiles(t, dir) {
 		exp := expectedFile(dir, rel)
@@ -137,7 +137,7 @@ func TestCorpusConformance(t *testing.T) {
 // TestCorpusAllFilesCovered makes sure a file added to the corpus gets a
 // test: either an expected output or an entry in one of the lists above.
 func TestCorpusAllFilesCovered(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	for _, rel := range corpusFiles(t, dir) {
 		_, mod := moduleFiles[rel]
 		covered := expectedFile(dir, rel) != "" || mod || slices.Contains(corruptFiles, rel) ||
@@ -158,7 +158,7 @@ func oneLineError(t *testing.T, path string, out []byte, stderr string, code int
 }
 
 func TestCorpusCorruptFiles(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	for _, rel := range corruptFiles {
 		t.Run(rel, func(t *testing.T) {
 			p := filepath.Join(dir, rel)
@@ -172,7 +172,7 @@ func TestCorpusCorruptFiles(t *testing.T) {
 }
 
 func TestCorpusPreGAModule(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	p := filepath.Join(dir, preGAModuleFile)
 	out, stderr, code := dumpT(t, nil, p)
 	oneLineError(t, p, out, stderr, code)
@@ -183,7 +183,7 @@ func TestCorpusPreGAModule(t *testing.T) {
 // TestCorpusFutureVersion: VALKEY987 is refused by default and, with
 // --future-versions, holds the same content as redis/encodings.rdb.
 func TestCorpusFutureVersion(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	p := filepath.Join(dir, futureFile)
 	out, stderr, code := dumpT(t, nil, p)
 	oneLineError(t, p, out, stderr, code)
@@ -201,7 +201,7 @@ func TestCorpusFutureVersion(t *testing.T) {
 // TestCorpusModules: module values decode to opaque records naming their
 // module type; module aux data to a module_aux record.
 func TestCorpusModules(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	for rel, keys := range moduleFiles {
 		t.Run(rel, func(t *testing.T) {
 			p := filepath.Join(dir, rel)
@@ -255,7 +255,7 @@ func TestCorpusModules(t *testing.T) {
 // its notes: hash2-hfe = {F1: V1, F2: V2, F3: V3}, field TTLs
 // F1=2715785640000, F2=2400425640000, F3 none.
 func TestCorpusValkeyHash2(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	p := filepath.Join(dir, hash2File)
 	for _, chunk := range []string{"1024", "1"} {
 		out, stderr, code := dumpT(t, nil, "--chunk", chunk, p)
@@ -284,7 +284,7 @@ func TestCorpusValkeyHash2(t *testing.T) {
 // TestCorpusKeepEmpty: the keys Redis drops on load because their
 // collection is empty appear with --keep-empty.
 func TestCorpusKeepEmpty(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	p := filepath.Join(dir, "redis/corrupt_empty_keys.rdb")
 	out, stderr, code := dumpT(t, nil, p)
 	require.Equal(t, 0, code, stderr)
@@ -323,7 +323,7 @@ func TestCorpusKeepEmpty(t *testing.T) {
 // the full dump. This drives the decoder's skip path (keys rejected by a
 // filter are skipped undecoded) over every encoding in the corpus.
 func TestCorpusFilters(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	for _, rel := range corpusFiles(t, dir) {
 		if expectedFile(dir, rel) == "" {
 			continue

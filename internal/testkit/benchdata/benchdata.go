@@ -150,51 +150,23 @@ func Populate(ctx context.Context, c *redis.Client, s Spec) error {
 		p.add(redis.NewCmd(ctx, "SET", k, v))
 		expire(k)
 	}
-	for i := 0; i < s.SmallLists; i++ {
-		k := "list:" + strconv.Itoa(i)
-		args := []any{"RPUSH", k}
-		for j, m := 0, 5+g.rng.IntN(26); j < m; j++ {
-			args = append(args, g.listElem(g.rng.IntN(1<<20)))
+	// Small collections of 5 to 30 elements, each element from elem.
+	small := func(n int, prefix, cmd string, elem func(j int) []any) {
+		for i := 0; i < n; i++ {
+			k := prefix + strconv.Itoa(i)
+			args := []any{cmd, k}
+			for j, m := 0, 5+g.rng.IntN(26); j < m; j++ {
+				args = append(args, elem(j)...)
+			}
+			p.add(redis.NewCmd(ctx, args...))
+			expire(k)
 		}
-		p.add(redis.NewCmd(ctx, args...))
-		expire(k)
 	}
-	for i := 0; i < s.IntSets; i++ {
-		k := "iset:" + strconv.Itoa(i)
-		args := []any{"SADD", k}
-		for j, m := 0, 5+g.rng.IntN(26); j < m; j++ {
-			args = append(args, g.rng.Int64N(1<<33))
-		}
-		p.add(redis.NewCmd(ctx, args...))
-		expire(k)
-	}
-	for i := 0; i < s.SmallSets; i++ {
-		k := "set:" + strconv.Itoa(i)
-		args := []any{"SADD", k}
-		for j, m := 0, 5+g.rng.IntN(26); j < m; j++ {
-			args = append(args, g.text(4, 20))
-		}
-		p.add(redis.NewCmd(ctx, args...))
-		expire(k)
-	}
-	for i := 0; i < s.SmallZSets; i++ {
-		k := "zset:" + strconv.Itoa(i)
-		args := []any{"ZADD", k}
-		for j, m := 0, 5+g.rng.IntN(26); j < m; j++ {
-			args = append(args, g.score(), g.text(4, 20))
-		}
-		p.add(redis.NewCmd(ctx, args...))
-		expire(k)
-	}
-	for i := 0; i < s.SmallHashs; i++ {
-		k := "hash:" + strconv.Itoa(i)
-		args := []any{"HSET", k}
-		for j, m := 0, 5+g.rng.IntN(26); j < m; j++ {
-			args = append(args, "f"+strconv.Itoa(j), g.text(4, 30))
-		}
-		p.add(redis.NewCmd(ctx, args...))
-		expire(k)
-	}
+	small(s.SmallLists, "list:", "RPUSH", func(int) []any { return []any{g.listElem(g.rng.IntN(1 << 20))} })
+	small(s.IntSets, "iset:", "SADD", func(int) []any { return []any{g.rng.Int64N(1 << 33)} })
+	small(s.SmallSets, "set:", "SADD", func(int) []any { return []any{g.text(4, 20)} })
+	small(s.SmallZSets, "zset:", "ZADD", func(int) []any { return []any{g.score(), g.text(4, 20)} })
+	small(s.SmallHashs, "hash:", "HSET", func(j int) []any { return []any{"f" + strconv.Itoa(j), g.text(4, 30)} })
 	for i := 0; i < s.Streams; i++ {
 		k := "stream:" + strconv.Itoa(i)
 		for j := 0; j < s.StreamEntries; j++ {

@@ -7,8 +7,6 @@ package redistest
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +20,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redtap/redtap/internal/testkit/corpus"
 )
 
 // Options configure a server. Zero values give a plain server with no
@@ -85,11 +84,8 @@ func FreePort(t testing.TB) int {
 // Start starts a redis-server and stops it when the test ends.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := opts.Binary
-	if bin == "" {
-		bin = Binary(t, "redis-server")
-	}
 	s := &Server{Dir: t.TempDir(), opts: opts, t: t}
+	bin := s.binary()
 	s.Log = filepath.Join(s.Dir, "redis.log")
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -102,6 +98,15 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	t.Fatalf("start redis-server: %v\n%s", lastErr, s.tailLog())
 	return nil
+}
+
+// binary returns Options.Binary or the redis-server on PATH.
+func (s *Server) binary() string {
+	s.t.Helper()
+	if s.opts.Binary != "" {
+		return s.opts.Binary
+	}
+	return Binary(s.t, "redis-server")
 }
 
 func (s *Server) args() []string {
@@ -164,11 +169,7 @@ func (s *Server) ping() error {
 	defer cancel()
 	c := redis.NewClient(s.clientOptions())
 	defer c.Close()
-	err := c.Ping(ctx).Err()
-	if err != nil && strings.Contains(err.Error(), "LOADING") {
-		return err
-	}
-	return err
+	return c.Ping(ctx).Err()
 }
 
 func (s *Server) clientOptions() *redis.Options {
@@ -206,11 +207,7 @@ func (s *Server) Kill() {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Kill()
-	bin := s.opts.Binary
-	if bin == "" {
-		bin = Binary(s.t, "redis-server")
-	}
-	if err := s.start(bin); err != nil {
+	if err := s.start(s.binary()); err != nil {
 		s.t.Fatalf("restart redis-server: %v", err)
 	}
 }
@@ -255,32 +252,9 @@ func WaitFor(t testing.TB, timeout time.Duration, msg string, cond func() bool) 
 	t.Fatalf("timed out after %v waiting for %s", timeout, msg)
 }
 
-// Corpus returns the shared RDB corpus directory from REDTAP_CORPUS, or
-// skips the test when it is unset.
+// Corpus is [corpus.Dir], kept for the tests in examples/redtap that call it
+// here; new code calls corpus.Dir.
 func Corpus(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("REDTAP_CORPUS")
-	if dir == "" {
-		t.Skip("REDTAP_CORPUS not set")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.md")); err != nil {
-		t.Fatalf("REDTAP_CORPUS=%s: %v", dir, err)
-	}
-	return dir
-}
-
-// TLSConfigFor is a helper for code under test: a client tls.Config trusting
-// the CA in f, with the client certificate.
-func (f *TLSFiles) ClientConfig(t testing.TB) *tls.Config {
-	pool := x509.NewCertPool()
-	ca, err := os.ReadFile(f.CACert)
-	if err != nil {
-		t.Fatalf("read CA: %v", err)
-	}
-	pool.AppendCertsFromPEM(ca)
-	cert, err := tls.LoadX509KeyPair(f.ClientCert, f.ClientKey)
-	if err != nil {
-		t.Fatalf("load client cert: %v", err)
-	}
-	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	return corpus.Dir(t)
 }

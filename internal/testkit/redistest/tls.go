@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -72,4 +73,20 @@ func GenerateTLS(t testing.TB) *TLSFiles {
 
 func writePEM(path, typ string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+// ClientConfig returns a client tls.Config for code under test: it trusts
+// the CA in f and presents the client certificate.
+func (f *TLSFiles) ClientConfig(t testing.TB) *tls.Config {
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(f.CACert)
+	if err != nil {
+		t.Fatalf("read CA: %v", err)
+	}
+	pool.AppendCertsFromPEM(ca)
+	cert, err := tls.LoadX509KeyPair(f.ClientCert, f.ClientKey)
+	if err != nil {
+		t.Fatalf("load client cert: %v", err)
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: "localhost", MinVersion: tls.VersionTLS12}
 }

@@ -3,7 +3,7 @@
 // benchdata dataset, SAVEs it and copies dump.rdb to --out.
 //
 //	redis-server --port 6390 --save '' --appendonly no --dir /tmp/rb &
-//	go run ./internal/benchdata/cmd/benchdata --addr 127.0.0.1:6390 --out /tmp/redtap-bench/mixed-150mb.rdb
+//	go run ./internal/testkit/benchdata/cmd/benchdata --addr 127.0.0.1:6390 --out /tmp/redtap-bench/mixed-150mb.rdb
 //
 // It flushes the server's database 0 first.
 package main

@@ -2,7 +2,7 @@
 // (the decoder redtap is compared with in BENCHMARKS.md) and a callback that
 // does nothing: the fair counterpart of `redtap dump --format none`.
 //
-//	go run ./internal/benchdata/cmd/hdt3213-parse FILE
+//	go run ./internal/testkit/benchdata/cmd/hdt3213-parse FILE
 package main
 
 import (

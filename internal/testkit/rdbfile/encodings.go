@@ -1,128 +1,18 @@
-package rdb
+package rdbfile
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
 )
 
-// This file builds RDB bytes by hand for tests: files, strings in every
-// encoding, listpacks, ziplists, intsets and zipmaps, and LZF streams.
-
-// rdbFile accumulates an RDB file.
-type rdbFile struct {
-	bytes.Buffer
-	version int
-}
-
-// newRDB starts a file with a "REDIS00NN" header.
-func newRDB(version int) *rdbFile {
-	f := &rdbFile{version: version}
-	fmt.Fprintf(f, "REDIS%04d", version)
-	return f
-}
-
-// newValkey starts a file with a "VALKEYNNN" header.
-func newValkey(version int) *rdbFile {
-	f := &rdbFile{version: version}
-	fmt.Fprintf(f, "VALKEY%03d", version)
-	return f
-}
-
-func (f *rdbFile) u8(b ...byte) *rdbFile { f.Write(b); return f }
-
-// length writes an RDB length in its shortest form.
-func (f *rdbFile) length(n uint64) *rdbFile {
-	f.Write(encLen(n))
-	return f
-}
-
-func encLen(n uint64) []byte {
-	switch {
-	case n < 1<<6:
-		return []byte{byte(n)}
-	case n < 1<<14:
-		return []byte{0x40 | byte(n>>8), byte(n)}
-	case n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32([]byte{0x80}, uint32(n))
-	}
-	return binary.BigEndian.AppendUint64([]byte{0x81}, n)
-}
-
-// str writes a length-prefixed raw string.
-func (f *rdbFile) str(s string) *rdbFile { return f.raw([]byte(s)) }
-
-func (f *rdbFile) raw(p []byte) *rdbFile {
-	f.length(uint64(len(p)))
-	f.Write(p)
-	return f
-}
-
-// intStr writes an integer-encoded string (8, 16 or 32 bits).
-func (f *rdbFile) intStr(v int64) *rdbFile {
-	switch {
-	case v >= math.MinInt8 && v <= math.MaxInt8:
-		f.u8(0xc0, byte(v))
-	case v >= math.MinInt16 && v <= math.MaxInt16:
-		f.u8(0xc1)
-		f.Write(binary.LittleEndian.AppendUint16(nil, uint16(v)))
-	default:
-		f.u8(0xc2)
-		f.Write(binary.LittleEndian.AppendUint32(nil, uint32(v)))
-	}
-	return f
-}
-
-// lzfStr writes an LZF-compressed string.
-func (f *rdbFile) lzfStr(plain []byte) *rdbFile {
-	c := lzfCompress(plain)
-	f.u8(0xc3)
-	f.length(uint64(len(c)))
-	f.length(uint64(len(plain)))
-	f.Write(c)
-	return f
-}
-
-func (f *rdbFile) aux(k, v string) *rdbFile { return f.u8(opAux).str(k).str(v) }
-
-func (f *rdbFile) selectDB(db int) *rdbFile { return f.u8(opSelectDB).length(uint64(db)) }
-
-func (f *rdbFile) resizeDB(keys, expires uint64) *rdbFile {
-	return f.u8(opResizeDB).length(keys).length(expires)
-}
-
-func (f *rdbFile) expireMs(ms int64) *rdbFile {
-	f.u8(opExpireTimeMs)
-	f.Write(binary.LittleEndian.AppendUint64(nil, uint64(ms)))
-	return f
-}
-
-// key writes a value-type byte and a key name.
-func (f *rdbFile) key(enc Encoding, k string) *rdbFile { return f.u8(byte(enc)).str(k) }
-
-// stringKey writes a plain string key.
-func (f *rdbFile) stringKey(k, v string) *rdbFile { return f.key(EncString, k).str(v) }
-
-// end writes the EOF opcode and, for version 5 and up, the checksum (or 0
-// when crc is false). It returns the file.
-func (f *rdbFile) end(crc bool) []byte {
-	f.u8(opEOF)
-	if f.version >= 5 {
-		var sum uint64
-		if crc {
-			sum = Checksum(f.Bytes())
-		}
-		f.Write(binary.LittleEndian.AppendUint64(nil, sum))
-	}
-	return bytes.Clone(f.Bytes())
-}
+// The structures stored inside values, each as Redis writes it.
 
 // Listpacks (listpack.c).
 
-// lpInt encodes an integer listpack entry (without backlen) in the
+// LPInt encodes an integer listpack entry (without backlen) in the
 // smallest form.
-func lpInt(v int64) []byte {
+func LPInt(v int64) []byte {
 	switch {
 	case v >= 0 && v <= 127:
 		return []byte{byte(v)}
@@ -140,8 +30,8 @@ func lpInt(v int64) []byte {
 	return binary.LittleEndian.AppendUint64([]byte{0xf4}, uint64(v))
 }
 
-// lpStr encodes a string listpack entry (without backlen).
-func lpStr(s []byte) []byte {
+// LPStr encodes a string listpack entry (without backlen).
+func LPStr(s string) []byte {
 	n := len(s)
 	switch {
 	case n < 64:
@@ -152,9 +42,9 @@ func lpStr(s []byte) []byte {
 	return append(binary.LittleEndian.AppendUint32([]byte{0xf0}, uint32(n)), s...)
 }
 
-// lpBacklen encodes the length of an entry as listpack.c does, readable
+// LPBacklen encodes the length of an entry as listpack.c does, readable
 // from right to left.
-func lpBacklen(l int) []byte {
+func LPBacklen(l int) []byte {
 	switch {
 	case l <= 127:
 		return []byte{byte(l)}
@@ -168,12 +58,12 @@ func lpBacklen(l int) []byte {
 	return []byte{byte(l >> 28), byte((l>>21)&127) | 128, byte((l>>14)&127) | 128, byte((l>>7)&127) | 128, byte(l&127) | 128}
 }
 
-// listpack assembles entries (from lpInt/lpStr) into a listpack blob.
-func listpack(entries ...[]byte) []byte {
+// Listpack assembles entries (from LPInt/LPStr) into a listpack blob.
+func Listpack(entries ...[]byte) []byte {
 	body := []byte{}
 	for _, e := range entries {
 		body = append(body, e...)
-		body = append(body, lpBacklen(len(e))...)
+		body = append(body, LPBacklen(len(e))...)
 	}
 	n := len(entries)
 	if n > 65534 {
@@ -185,23 +75,24 @@ func listpack(entries ...[]byte) []byte {
 	return append(out, 0xff)
 }
 
-// lpAuto encodes a value as Redis would: an integer when the string is a
+// LPAuto encodes a value as Redis would: an integer when the string is a
 // canonical integer, a string otherwise.
-func lpAuto(s string) []byte {
+func LPAuto(s string) []byte {
 	var v int64
 	if _, err := fmt.Sscanf(s, "%d", &v); err == nil && fmt.Sprint(v) == s {
-		return lpInt(v)
+		return LPInt(v)
 	}
-	return lpStr([]byte(s))
+	return LPStr(s)
 }
 
 // Ziplists (ziplist.c).
 
-// zlEntry is one ziplist entry payload: encoding header plus data, without
+// ZLEntry is one ziplist entry payload: encoding header plus data, without
 // the prevlen.
-type zlEntry []byte
+type ZLEntry []byte
 
-func zlStr(s []byte) zlEntry {
+// ZLStr encodes a string ziplist entry.
+func ZLStr(s string) ZLEntry {
 	n := len(s)
 	switch {
 	case n <= 63:
@@ -212,7 +103,8 @@ func zlStr(s []byte) zlEntry {
 	return append(binary.BigEndian.AppendUint32([]byte{0x80}, uint32(n)), s...)
 }
 
-func zlInt(v int64) zlEntry {
+// ZLInt encodes an integer ziplist entry in the smallest form.
+func ZLInt(v int64) ZLEntry {
 	switch {
 	case v >= 0 && v <= 12:
 		return []byte{0xf1 + byte(v)}
@@ -229,9 +121,9 @@ func zlInt(v int64) zlEntry {
 	return binary.LittleEndian.AppendUint64([]byte{0xe0}, uint64(v))
 }
 
-// ziplist assembles entries with correct prevlen fields (1 byte below 254,
+// Ziplist assembles entries with correct prevlen fields (1 byte below 254,
 // otherwise 0xfe and 4 bytes).
-func ziplist(entries ...zlEntry) []byte {
+func Ziplist(entries ...ZLEntry) []byte {
 	body := []byte{}
 	prev, tail := 0, 10
 	for _, e := range entries {
@@ -256,8 +148,8 @@ func ziplist(entries ...zlEntry) []byte {
 	return append(out, 0xff)
 }
 
-// intset encodes values with the given width (2, 4 or 8 bytes).
-func intset(width int, vals ...int64) []byte {
+// Intset encodes values with the given width (2, 4 or 8 bytes).
+func Intset(width int, vals ...int64) []byte {
 	out := binary.LittleEndian.AppendUint32(nil, uint32(width))
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(vals)))
 	for _, v := range vals {
@@ -273,9 +165,9 @@ func intset(width int, vals ...int64) []byte {
 	return out
 }
 
-// zipmap encodes field/value pairs (zipmap.c), with free bytes after each
+// Zipmap encodes field/value pairs (zipmap.c), with free bytes after each
 // value.
-func zipmap(free int, kv ...string) []byte {
+func Zipmap(free int, kv ...string) []byte {
 	n := len(kv) / 2
 	if n >= 254 {
 		n = 254
@@ -299,10 +191,10 @@ func zipmap(free int, kv ...string) []byte {
 	return append(out, 0xff)
 }
 
-// lzfCompress is a small greedy LZF compressor for test inputs: literal
-// runs of up to 32 bytes and back references of 3 to 264 bytes within
-// 8 KiB, found through a table of 3-byte prefixes.
-func lzfCompress(in []byte) []byte {
+// LZF compresses in with a small greedy LZF compressor: literal runs of up
+// to 32 bytes and back references of 3 to 264 bytes within 8 KiB, found
+// through a table of 3-byte prefixes.
+func LZF(in []byte) []byte {
 	var out, lit []byte
 	flush := func() {
 		for len(lit) > 0 {
