@@ -3,6 +3,7 @@ package oracle
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -14,7 +15,8 @@ import (
 const MaxDiffs = 20
 
 // Compare diffs the datasets of two servers in databases 0..dbs-1 key by key
-// (type, value, absolute expiry in ms via PEXPIRETIME, stream metadata,
+// (type, value, absolute expiry in ms via PEXPIRETIME, hash field expiries
+// via HPEXPIRETIME where the server has it, stream metadata,
 // consumer groups and their pending entries), then the function libraries,
 // then DEBUG DIGEST over all databases. want and got are go-redis options
 // of the two servers (their DB field is ignored). It returns at most
@@ -219,6 +221,9 @@ func describeKey(ctx context.Context, c *redis.Client, k string) (string, error)
 		}
 		sort.Strings(fields)
 		sb.WriteString(strings.Join(fields, " "))
+		if err := describeFieldTTLs(ctx, c, k, v, &sb); err != nil {
+			return "", err
+		}
 	case "stream":
 		if err := describeStream(ctx, c, k, &sb); err != nil {
 			return "", err
@@ -228,6 +233,32 @@ func describeKey(ctx context.Context, c *redis.Client, k string) (string, error)
 		return "", fmt.Errorf("oracle: cannot compare type %s", typ)
 	}
 	return sb.String(), nil
+}
+
+// describeFieldTTLs adds the hash's field expiries (HPEXPIRETIME, Redis
+// 7.4+; nothing on servers without it).
+func describeFieldTTLs(ctx context.Context, c *redis.Client, k string, h map[string]string, sb *strings.Builder) error {
+	if len(h) == 0 {
+		return nil
+	}
+	fields := slices.Sorted(maps.Keys(h))
+	args := []any{"HPEXPIRETIME", k, "FIELDS", len(fields)}
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	ttls, err := c.Do(ctx, args...).Int64Slice()
+	if err != nil {
+		if strings.Contains(strings.ToLower(err.Error()), "unknown command") {
+			return nil
+		}
+		return err
+	}
+	for i, x := range ttls {
+		if x >= 0 {
+			fmt.Fprintf(sb, " ttl(%q)=%d", fields[i], x)
+		}
+	}
+	return nil
 }
 
 func describeStream(ctx context.Context, c *redis.Client, k string, sb *strings.Builder) error {

@@ -135,6 +135,9 @@ func (w *Workload) zsetOp(ctx context.Context) error {
 
 func (w *Workload) hashOp(ctx context.Context) error {
 	k := w.key("hash")
+	if w.FieldTTL && w.rnd.IntN(3) == 0 {
+		return w.fieldTTLOp(ctx, k)
+	}
 	switch w.rnd.IntN(7) {
 	case 0:
 		return w.do(ctx, "HDEL", k, "f"+strconv.Itoa(w.rnd.IntN(10)))
@@ -146,6 +149,28 @@ func (w *Workload) hashOp(ctx context.Context) error {
 		return w.do(ctx, "HSETNX", k, "f"+strconv.Itoa(w.rnd.IntN(10)), w.value())
 	default:
 		return w.do(ctx, "HSET", k, "f"+strconv.Itoa(w.rnd.IntN(10)), w.value(), "g"+strconv.Itoa(w.rnd.IntN(200)), w.value())
+	}
+}
+
+// fieldTTLOp sets or removes hash field expiries (an hour or more away,
+// or in the past, which deletes the field). The master propagates them as
+// HPEXPIREAT, HPERSIST and HDEL.
+func (w *Workload) fieldTTLOp(ctx context.Context, k string) error {
+	f := func() string { return "f" + strconv.Itoa(w.rnd.IntN(10)) }
+	secs := 3600 + w.rnd.IntN(3600)
+	switch w.rnd.IntN(6) {
+	case 0:
+		return w.do(ctx, "HPEXPIRE", k, secs*1000, "FIELDS", 1, f())
+	case 1:
+		return w.do(ctx, "HEXPIREAT", k, time.Now().Unix()+int64(secs), "FIELDS", 2, f(), f())
+	case 2:
+		return w.do(ctx, "HPERSIST", k, "FIELDS", 2, f(), f())
+	case 3:
+		return w.do(ctx, "HEXPIREAT", k, 1, "FIELDS", 1, f())
+	case 4:
+		return w.do(ctx, "HEXPIRE", k, secs, "NX", "FIELDS", 1, f())
+	default:
+		return w.do(ctx, "HEXPIRE", k, secs, "FIELDS", 3, f(), f(), f())
 	}
 }
 
@@ -268,6 +293,9 @@ func (w *Workload) bitsOp(ctx context.Context) error {
 	case 0:
 		return w.do(ctx, "SETBIT", w.key("bits"), w.rnd.IntN(2000), w.rnd.IntN(2))
 	case 1:
+		if w.NoBitop {
+			return w.do(ctx, "SETBIT", w.key("bits"), w.rnd.IntN(2000), 1)
+		}
 		return w.do(ctx, "BITOP", "OR", w.key("bits"), w.key("bits"), w.key("bits"))
 	default:
 		return w.do(ctx, "BITFIELD", w.key("bits"), "INCRBY", "u8", 8*w.rnd.IntN(10), 3)

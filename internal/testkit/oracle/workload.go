@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redtap/redtap/internal/testkit/redistest"
 )
 
 // Workload drives a reproducible mixed write workload through one
@@ -32,6 +34,15 @@ type Workload struct {
 	// Swaps allows SWAPDB and FLUSHDB (off by default: they upset tests
 	// that track a single database).
 	Swaps bool
+	// FieldTTL adds hash field expiries (Redis 7.4+): HEXPIRE, HPEXPIRE,
+	// HEXPIREAT (also in the past, which deletes the field) and HPERSIST
+	// in the hash operations, and fields with expiries in Preload's hashes,
+	// big ones included. Field expiries are an hour or more away, so the
+	// target of a replay never expires a field on its own.
+	FieldTTL bool
+	// NoBitop leaves BITOP out of the bit operations: a Valkey 8.0.1
+	// replica does not always end with the master's bits.
+	NoBitop bool
 
 	rnd    *rand.Rand
 	conn   *redis.Conn
@@ -87,6 +98,15 @@ func (w *Workload) init(ctx context.Context, c *redis.Client) error {
 		w.db = -1
 	}
 	return w.use(ctx, 0)
+}
+
+// On sets the workload's server-dependent switches for a server of the
+// matrix: field expiries where it has them, no BITOP where it does not
+// replicate exactly. It returns w.
+func (w *Workload) On(k redistest.Kind) *Workload {
+	w.FieldTTL = k.Has(redistest.HashFieldTTL)
+	w.NoBitop = !k.Has(redistest.BitopReplicatesExactly)
+	return w
 }
 
 // Close releases the workload's connection.
