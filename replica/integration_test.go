@@ -269,6 +269,7 @@ func workOps(t *testing.T) int {
 
 type oracleCase struct {
 	name   string
+	kind   redistest.Kind // the server (zero: the Debian redis-server)
 	master redistest.Options
 	tapCfg func(t *testing.T, ctx context.Context, m *redistest.Server, cfg *replica.Config)
 }
@@ -322,11 +323,11 @@ func masterOptions(m *redistest.Server, o redistest.Options, t *testing.T) *redi
 
 func runOracle(t *testing.T, tc oracleCase, seed uint64) {
 	ctx := testCtx(t)
-	m := redistest.Start(t, tc.master)
-	target := redistest.Start(t, redistest.Options{})
+	m := redistest.Start(t, tc.kind.Options(tc.master))
+	target := redistest.Start(t, tc.kind.Options(redistest.Options{}))
 	mc := m.Client()
 
-	w := &oracle.Workload{Seed: seed, Swaps: true}
+	w := (&oracle.Workload{Seed: seed, Swaps: true}).On(tc.kind)
 	defer w.Close()
 	require.NoError(t, w.Preload(ctx, mc))
 
@@ -345,7 +346,7 @@ func runOracle(t *testing.T, tc oracleCase, seed uint64) {
 	tp.fence(t, ctx, w, mc)
 	tp.checkErrors(t)
 
-	diffs, err := oracle.Compare(ctx, masterOptions(m, tc.master, t), &redis.Options{Addr: target.Addr}, w.DBs)
+	diffs, err := oracle.Compare(ctx, masterOptions(m, tc.master, t), &redis.Options{Addr: target.Addr}, w.DBs, oracle.CompareOn(tc.kind)...)
 	require.NoError(t, err)
 	require.Empty(t, diffs, "the rebuilt dataset differs from the master's")
 
@@ -362,6 +363,11 @@ func runOracle(t *testing.T, tc oracleCase, seed uint64) {
 	names := []string{"MULTI", "FUNCTION", "SWAPDB", "FLUSHDB", "PEXPIREAT"}
 	if !testing.Short() { // rarer ones
 		names = append(names, "XCLAIM", "RESTORE", "COPY")
+	}
+	if w.FieldTTL {
+		// How the master propagates HEXPIRE, HPERSIST and an expiry in
+		// the past.
+		names = append(names, "HPEXPIREAT", "HPERSIST", "HDEL")
 	}
 	for _, name := range names {
 		require.Positive(t, tp.names[name], "the workload's stream carries %s", name)

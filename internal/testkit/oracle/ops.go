@@ -174,6 +174,24 @@ func (w *Workload) fieldTTLOp(ctx context.Context, k string) error {
 	}
 }
 
+// fieldTTLCycle gives a hash field an expiry, removes it, and expires the
+// field at once with a time in the past: one each of HPEXPIREAT, HPERSIST
+// and HDEL in the stream.
+func (w *Workload) fieldTTLCycle(ctx context.Context) error {
+	k := w.key("hash")
+	for _, args := range [][]any{
+		{"HSET", k, "cycle", w.value()},
+		{"HPEXPIRE", k, 3_600_000, "FIELDS", 1, "cycle"},
+		{"HPERSIST", k, "FIELDS", 1, "cycle"},
+		{"HEXPIREAT", k, 1, "FIELDS", 1, "cycle"},
+	} {
+		if err := w.do(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // streamOp works on streams without consumer groups (trimming them cannot
 // strand pending entries).
 func (w *Workload) streamOp(ctx context.Context) error {

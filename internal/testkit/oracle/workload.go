@@ -175,7 +175,8 @@ func (w *Workload) value() string {
 }
 
 // Run performs n random operations, among them at least one SWAPDB and
-// one FLUSHDB (with Swaps) and one set of big keys.
+// one FLUSHDB (with Swaps), one set of big keys, and one field expiry set,
+// removed and set in the past (with FieldTTL).
 func (w *Workload) Run(ctx context.Context, c *redis.Client, n int) error {
 	if err := w.init(ctx, c); err != nil {
 		return err
@@ -202,6 +203,8 @@ func (w *Workload) Run(ctx context.Context, c *redis.Client, n int) error {
 			err = w.big(ctx)
 		case i == 2*n/3 && w.Swaps:
 			err = w.do(ctx, "FLUSHDB")
+		case i == n/4 && w.FieldTTL:
+			err = w.fieldTTLCycle(ctx)
 		default:
 			err = w.step(ctx, true)
 		}

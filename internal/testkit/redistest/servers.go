@@ -68,6 +68,10 @@ func (k Kind) Has(f Feature) bool {
 		return k.Flavor == FlavorRedis && k.AtLeast(7, 4)
 	case DualChannel:
 		return k.Flavor == FlavorValkey && k.AtLeast(8, 0)
+	case IdleConsumersReplicate:
+		// Since 7.2 a consumer that XREADGROUP, XCLAIM or XAUTOCLAIM
+		// creates without handing it anything is not propagated.
+		return k.Flavor == FlavorRedis && !k.AtLeast(7, 2)
 	case BitopReplicatesExactly:
 		// Valkey 8.0.1: a replica of a master running random SETBIT and
 		// BITOP OR may hold different bits (../shared/servers/README.md).
@@ -84,6 +88,7 @@ const (
 	HashFieldTTL                          // HEXPIRE family, RDB types 22/24 (Redis 7.4+)
 	DualChannel                           // dual-channel replication (Valkey 8+)
 	BitopReplicatesExactly                // BITOP's result is the same on a replica
+	IdleConsumersReplicate                // a stream consumer created empty reaches replicas
 )
 
 var (
