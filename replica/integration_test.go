@@ -58,6 +58,7 @@ type tap struct {
 	running   bool
 	stopped   chan struct{}
 	onSync    func(*replica.Sync)
+	onRecord  func() // called before each snapshot record is handled, without the lock
 	cancel    context.CancelFunc
 	chunked   int
 	snapBytes int64
@@ -67,6 +68,13 @@ type tap struct {
 }
 
 func startTap(t *testing.T, ctx context.Context, cfg replica.Config, applier *oracle.Applier, seqKey string) *tap {
+	t.Helper()
+	return startTapWith(t, ctx, cfg, applier, seqKey, nil)
+}
+
+// startTapWith is startTap with setup called on the tap before its
+// goroutine starts (to set hooks).
+func startTapWith(t *testing.T, ctx context.Context, cfg replica.Config, applier *oracle.Applier, seqKey string, setup func(*tap)) *tap {
 	t.Helper()
 	if cfg.MinBackoff == 0 {
 		cfg.MinBackoff = 5 * time.Millisecond
@@ -79,6 +87,9 @@ func startTap(t *testing.T, ctx context.Context, cfg replica.Config, applier *or
 	require.NoError(t, err)
 	tp := &tap{r: r, applier: applier, seqKey: seqKey, fences: map[string]bool{}, running: true, stopped: make(chan struct{}), names: map[string]int{}, seqDBs: map[int]int{}}
 	tp.cond = sync.NewCond(&tp.mu)
+	if setup != nil {
+		setup(tp)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	tp.cancel = cancel
 	go tp.run(runCtx)
@@ -133,6 +144,9 @@ func (tp *tap) command(db int, args [][]byte, off int64) {
 }
 
 func (tp *tap) handle(ctx context.Context, ev replica.Event) error {
+	if _, ok := ev.(*replica.SnapshotRecord); ok && tp.onRecord != nil {
+		tp.onRecord()
+	}
 	a := tp.applier
 	var flush bool
 	tp.mu.Lock()
@@ -272,6 +286,7 @@ type oracleCase struct {
 	kind   redistest.Kind // the server (zero: the Debian redis-server)
 	master redistest.Options
 	tapCfg func(t *testing.T, ctx context.Context, m *redistest.Server, cfg *replica.Config)
+	after  func(t *testing.T, m *redistest.Server, st replica.Stats) // extra checks at the end
 }
 
 // TestOracle is acceptance 1: after a mixed workload (every type,
@@ -371,5 +386,8 @@ func runOracle(t *testing.T, tc oracleCase, seed uint64) {
 	}
 	for _, name := range names {
 		require.Positive(t, tp.names[name], "the workload's stream carries %s", name)
+	}
+	if tc.after != nil {
+		tc.after(t, m, st)
 	}
 }
