@@ -81,33 +81,52 @@ func TestRDBRoundTripServers(t *testing.T) {
 // stream).
 func TestTapRESPServers(t *testing.T) {
 	redistest.ForEachServer(t, func(t *testing.T, k redistest.Kind) {
-		ctx := tapTestCtx(t)
-		m := redistest.Start(t, k.Options(redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}}))
-		target := redistest.Start(t, k.Options(redistest.Options{}))
-		mc := m.Client()
-		w := (&oracle.Workload{Seed: 12, Swaps: true}).On(k)
-		defer w.Close()
-		require.NoError(t, w.Preload(ctx, mc))
-
-		out, stderr, stop := inProcessTap(t, "--addr", m.Addr, "--format", "resp", "--chunk", "100")
-		waitFile(t, ctx, out, "snapshot", func(b []byte) bool { return bytes.Contains(b, []byte("big1")) })
-		ops := 600
-		if testing.Short() {
-			ops = 200
-		}
-		require.NoError(t, w.Run(ctx, mc, ops))
-		require.NoError(t, w.Settle(ctx, mc))
-		token, err := w.Fence(ctx, mc)
-		require.NoError(t, err)
-		waitFile(t, ctx, out, "fence", func(b []byte) bool { return bytes.Contains(b, []byte(token)) })
-		require.Equal(t, exitOK, stop(), "stderr: %s", stderr.String())
-
-		resp, err := os.ReadFile(out)
-		require.NoError(t, err)
-		msg := pipeInto(t, ctx, target, resp)
-		diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, w.DBs, oracle.CompareOn(k)...)
-		require.NoError(t, err)
-		require.Empty(t, diffs, "%s: the replayed tap differs from the master", k.Name)
-		t.Logf("%s: redis-cli --pipe: %s", k.Name, msg)
+		tapRESPOn(t, k, nil)
 	})
+}
+
+// TestTapDualChannel is the same against a Valkey master that grants
+// dual-channel replication, with `--dual-channel on`; the master's log says
+// it synchronised over two connections.
+func TestTapDualChannel(t *testing.T) {
+	k := redistest.ServerWith(t, redistest.DualChannel)
+	m := tapRESPOn(t, k, []string{"--dual-channel-replication-enabled", "yes", "--repl-diskless-sync", "yes"}, "--dual-channel", "on")
+	log, err := os.ReadFile(m.Log)
+	require.NoError(t, err)
+	require.Contains(t, string(log), "using: dual-channel")
+}
+
+// tapRESPOn runs the tap with --format resp (and tapArgs) against a master
+// of kind k (with masterArgs), replays its output into an empty server of
+// the same kind and compares.
+func tapRESPOn(t *testing.T, k redistest.Kind, masterArgs []string, tapArgs ...string) *redistest.Server {
+	ctx := tapTestCtx(t)
+	m := redistest.Start(t, k.Options(redistest.Options{Args: append([]string{"--repl-diskless-sync-delay", "0"}, masterArgs...)}))
+	target := redistest.Start(t, k.Options(redistest.Options{}))
+	mc := m.Client()
+	w := (&oracle.Workload{Seed: 12, Swaps: true}).On(k)
+	defer w.Close()
+	require.NoError(t, w.Preload(ctx, mc))
+
+	out, stderr, stop := inProcessTap(t, append([]string{"--addr", m.Addr, "--format", "resp", "--chunk", "100"}, tapArgs...)...)
+	waitFile(t, ctx, out, "snapshot", func(b []byte) bool { return bytes.Contains(b, []byte("big1")) })
+	ops := 600
+	if testing.Short() {
+		ops = 200
+	}
+	require.NoError(t, w.Run(ctx, mc, ops))
+	require.NoError(t, w.Settle(ctx, mc))
+	token, err := w.Fence(ctx, mc)
+	require.NoError(t, err)
+	waitFile(t, ctx, out, "fence", func(b []byte) bool { return bytes.Contains(b, []byte(token)) })
+	require.Equal(t, exitOK, stop(), "stderr: %s", stderr.String())
+
+	resp, err := os.ReadFile(out)
+	require.NoError(t, err)
+	msg := pipeInto(t, ctx, target, resp)
+	diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, w.DBs, oracle.CompareOn(k)...)
+	require.NoError(t, err)
+	require.Empty(t, diffs, "%s: the replayed tap differs from the master", k.Name)
+	t.Logf("%s: redis-cli --pipe: %s", k.Name, msg)
+	return m
 }
