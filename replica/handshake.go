@@ -45,6 +45,10 @@ func (r *Replica) connect(ctx context.Context) (*session, error) {
 		r.link.detach(s.conn)
 		s.conn.Close()
 		conn.Close()
+		if s.side != nil {
+			r.link.detachSide(s.side)
+			s.side.Close()
+		}
 		if r.link.closed.Load() {
 			return nil, ErrClosed
 		}

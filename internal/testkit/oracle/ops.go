@@ -307,13 +307,13 @@ func (w *Workload) expireOp(ctx context.Context) error {
 }
 
 func (w *Workload) bitsOp(ctx context.Context) error {
+	if w.NoBits {
+		return w.stringOp(ctx)
+	}
 	switch w.rnd.IntN(3) {
 	case 0:
 		return w.do(ctx, "SETBIT", w.key("bits"), w.rnd.IntN(2000), w.rnd.IntN(2))
 	case 1:
-		if w.NoBitop {
-			return w.do(ctx, "SETBIT", w.key("bits"), w.rnd.IntN(2000), 1)
-		}
 		return w.do(ctx, "BITOP", "OR", w.key("bits"), w.key("bits"), w.key("bits"))
 	default:
 		return w.do(ctx, "BITFIELD", w.key("bits"), "INCRBY", "u8", 8*w.rnd.IntN(10), 3)

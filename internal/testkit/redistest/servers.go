@@ -72,9 +72,10 @@ func (k Kind) Has(f Feature) bool {
 		// Since 7.2 a consumer that XREADGROUP, XCLAIM or XAUTOCLAIM
 		// creates without handing it anything is not propagated.
 		return k.Flavor == FlavorRedis && !k.AtLeast(7, 2)
-	case BitopReplicatesExactly:
-		// Valkey 8.0.1: a replica of a master running random SETBIT and
-		// BITOP OR may hold different bits (../shared/servers/README.md).
+	case BitsReplicateExactly:
+		// Valkey 8.0.1: a replica of a master running random SETBIT (and
+		// BITOP OR, ../shared/servers/README.md) may end with another last
+		// byte of a bit string than its master.
 		return !(k.Flavor == FlavorValkey && k.major == 8 && k.minor == 0)
 	}
 	return false
@@ -87,7 +88,7 @@ const (
 	ListpackSets           Feature = iota // RDB type 20 (Redis 7.2+)
 	HashFieldTTL                          // HEXPIRE family, RDB types 22/24 (Redis 7.4+)
 	DualChannel                           // dual-channel replication (Valkey 8+)
-	BitopReplicatesExactly                // BITOP's result is the same on a replica
+	BitsReplicateExactly                  // bit strings (SETBIT, BITOP) end equal on a replica
 	IdleConsumersReplicate                // a stream consumer created empty reaches replicas
 )
 
