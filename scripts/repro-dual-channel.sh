@@ -66,4 +66,5 @@ run() { # run <mode>
 }
 run off
 run on
-grep -E "using: (dual-channel|normal sync)" "$WORK/master.log" | sort | uniq -c | sed 's/^/master log: /' | cut -c1-160
+echo "master log, BGSAVE for SYNC:"
+grep -oE "using: (dual-channel|normal sync)" "$WORK/master.log" | sort | uniq -c | sed 's/^/    /'
