@@ -92,6 +92,23 @@ const (
 	IdleConsumersReplicate                // a stream consumer created empty reaches replicas
 )
 
+// String names the feature.
+func (f Feature) String() string {
+	switch f {
+	case ListpackSets:
+		return "listpack sets"
+	case HashFieldTTL:
+		return "hash field expiration"
+	case DualChannel:
+		return "dual-channel replication"
+	case BitsReplicateExactly:
+		return "exact bit-string replication"
+	case IdleConsumersReplicate:
+		return "replicated empty consumers"
+	}
+	return "feature(" + strconv.Itoa(int(f)) + ")"
+}
+
 var (
 	serversOnce sync.Once
 	matrix      serverMatrix
@@ -171,9 +188,9 @@ func ServerWith(t testing.TB, f Feature) Kind {
 		}
 	}
 	if os.Getenv("REDTAP_REQUIRE_SERVERS") != "" {
-		t.Fatalf("no server of the matrix has feature %d and REDTAP_REQUIRE_SERVERS is set", f)
+		t.Fatalf("no server of the matrix has %v and REDTAP_REQUIRE_SERVERS is set", f)
 	}
-	t.Skipf("no server of the matrix has feature %d", f)
+	t.Skipf("no server of the matrix has %v", f)
 	return Kind{}
 }
 

@@ -42,3 +42,18 @@ func TestKindAtLeast(t *testing.T) {
 		t.Error("features of redis 7.2")
 	}
 }
+
+// TestServersOverride: REDTAP_SERVERS replaces the matrix; the Debian
+// binary keeps its TLS mark; a binary that is not there is an error.
+func TestServersOverride(t *testing.T) {
+	Binary(t, "redis-server")
+	t.Setenv("REDTAP_SERVERS", "redis-server")
+	m := findServers()
+	if m.err != nil || len(m.kinds) != 1 || !m.kinds[0].TLS || m.kinds[0].Flavor != FlavorRedis || m.noShared != "" {
+		t.Fatalf("%+v", m)
+	}
+	t.Setenv("REDTAP_SERVERS", "redis-server, ./no/such-server")
+	if m := findServers(); m.err == nil {
+		t.Fatalf("a missing binary: %+v", m)
+	}
+}
