@@ -21,6 +21,7 @@ type link struct {
 	mu         sync.Mutex
 	addr       string   // where the next connection goes
 	conn       net.Conn // the current connection, or nil
+	side       net.Conn // a second connection of the session (dual-channel snapshot), or nil
 	streaming  bool     // conn is in its command stream: ACKs may be sent
 	redirected string   // set by Redirect until the next connection
 	// closed is set under mu (so that attach and close agree on who
@@ -45,6 +46,44 @@ func (l *link) attach(conn net.Conn) bool {
 	}
 	l.conn, l.streaming, l.redirected = conn, false, ""
 	return true
+}
+
+// swap replaces the current connection old by its wrapper conn.
+func (l *link) swap(old, conn net.Conn) {
+	l.mu.Lock()
+	if l.conn == old {
+		l.conn = conn
+	}
+	l.mu.Unlock()
+}
+
+// attachSide makes conn the session's second connection, closed with the
+// first by Close and Redirect. It reports false when the replica is closed.
+func (l *link) attachSide(conn net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return false
+	}
+	l.side = conn
+	return true
+}
+
+// detachSide forgets conn if it is the second connection.
+func (l *link) detachSide(conn net.Conn) {
+	l.mu.Lock()
+	if l.side == conn {
+		l.side = nil
+	}
+	l.mu.Unlock()
+}
+
+// closeSide closes the second connection, if any; mu is held.
+func (l *link) closeSide() {
+	if l.side != nil {
+		l.side.Close()
+		l.side = nil
+	}
 }
 
 // detach forgets conn if it is the current connection.
@@ -81,6 +120,7 @@ func (l *link) redirect(addr string) net.Conn {
 	if l.conn != nil {
 		l.redirected = addr
 	}
+	l.closeSide()
 	return l.conn
 }
 
@@ -99,6 +139,7 @@ func (l *link) close() net.Conn {
 	defer l.mu.Unlock()
 	l.closed.Store(true)
 	l.streaming = false
+	l.closeSide()
 	return l.conn
 }
 
@@ -132,8 +173,13 @@ const maxReplyLine = 4096
 // readLine reads a reply line without its line ending. With skipEmpty,
 // empty lines (keepalive newlines) are skipped.
 func (in *input) readLine(skipEmpty bool) (string, error) {
+	return readLine(in.br, skipEmpty)
+}
+
+// readLine reads a reply line from br (see input.readLine).
+func readLine(br *bufio.Reader, skipEmpty bool) (string, error) {
 	for {
-		line, err := in.br.ReadSlice('\n')
+		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull || len(line) > maxReplyLine {
 			return "", protoErr("reply line longer than %d bytes", maxReplyLine)
 		}
@@ -179,6 +225,15 @@ func (w *connWriter) command(conn net.Conn, args ...string) error {
 		b = append(b, "\r\n"...)
 	}
 	w.buf = b
+	return w.write(conn)
+}
+
+// newline writes an empty line: a replica's keepalive that refreshes the
+// master's last-ACK time without claiming an offset.
+func (w *connWriter) newline(conn net.Conn) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf[:0], '\n')
 	return w.write(conn)
 }
 

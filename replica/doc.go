@@ -55,6 +55,28 @@
 // refuses PSYNC gets SYNC: a full sync without replication id, whose
 // offsets count from 0 and cannot be resumed.
 //
+// # Dual-channel full syncs (Valkey 8)
+//
+// A Valkey 8 master with dual-channel-replication-enabled (and diskless
+// sync) can send a full sync's snapshot on a second connection: it answers
+// PSYNC with +DUALCHANNELSYNC, the replica opens the RDB connection (AUTH,
+// REPLCONF capa eof rdb-only 1 rdb-channel 1, SYNC), learns there the offset
+// the snapshot ends at ($ENDOFF), and asks on the first connection for the
+// stream from that offset (REPLCONF set-rdb-client-id, PSYNC, +CONTINUE).
+// The master streams the writes made during the snapshot at once instead
+// of keeping them in its output buffer, the usual reason why a replica of
+// a busy master is cut off during a long sync. The replica reads that
+// stream while the snapshot is delivered, and holds it: in memory up to
+// Config.HoldMemory, then in an unlinked temporary file in Config.HoldDir,
+// up to Config.HoldLimit (Stats.Held, Stats.HeldOnDisk); the master sees an
+// empty line every Config.AckInterval meanwhile (it refreshes its last-ACK
+// time without claiming an offset). After the snapshot the held stream is
+// delivered, then the live one, through a buffer of at most 1 MiB, so the
+// caller's pace is the backpressure again. The events are those of an
+// ordinary full sync: Sync (SyncFull, the snapshot's end offset), the
+// records, SnapshotDone, the commands. Config.DualChannel chooses: auto
+// (ask, and use it when granted), on (required), off.
+//
 // # Positions, checkpoints and resuming
 //
 // A [Position] is a transaction boundary of the stream, with the database

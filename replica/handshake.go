@@ -14,7 +14,68 @@ import (
 // The returned session is in phaseSync.
 func (r *Replica) connect(ctx context.Context) (*session, error) {
 	addr := r.link.target()
+	conn, err := r.dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
 
+	if !r.link.attach(conn) {
+		conn.Close()
+		return nil, ErrClosed
+	}
+
+	prevCtx := r.in.cr.ctx
+	r.in.cr.ctx = ctx
+	defer func() { r.in.cr.ctx = prevCtx }()
+	r.in.reset(conn)
+	r.tx.abort()
+
+	s := &session{conn: conn, addr: addr, pl: payload{size: -1}}
+	// A cancelled ctx unblocks writes too.
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(longAgo) }) //nolint:errcheck
+	err = r.handshake(s)
+	if err == nil && s.dualPending {
+		err = r.dualChannelSync(ctx, s)
+	}
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		r.link.detach(conn)
+		r.link.detach(s.conn)
+		s.conn.Close()
+		conn.Close()
+		if s.side != nil {
+			r.link.detachSide(s.side)
+			s.side.Close()
+		}
+		if r.link.closed.Load() {
+			return nil, ErrClosed
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var e *Error
+		if !errors.As(err, &e) {
+			err = &Error{Addr: addr, Op: "handshake", Err: err}
+		}
+		return nil, err
+	}
+	r.st.connects.Add(1)
+	if s.sync.Mode == SyncFull {
+		r.st.fullSyncs.Add(1)
+	} else {
+		r.st.partialSyncs.Add(1)
+		// The master streams at once and expects ACKs: stream now, even
+		// before the caller has seen the Sync event.
+		r.beginStream(s, s.resume.Offset, s.resume.DB)
+	}
+	return s, nil
+}
+
+// dial connects to addr (TCP, then TLS when configured) within
+// Config.DialTimeout.
+func (r *Replica) dial(ctx context.Context, addr string) (net.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, r.cfg.DialTimeout)
 	defer cancel()
 	dial := r.cfg.Dialer
@@ -39,50 +100,7 @@ func (r *Replica) connect(ctx context.Context) (*session, error) {
 		}
 		conn = tconn
 	}
-
-	if !r.link.attach(conn) {
-		conn.Close()
-		return nil, ErrClosed
-	}
-
-	prevCtx := r.in.cr.ctx
-	r.in.cr.ctx = ctx
-	defer func() { r.in.cr.ctx = prevCtx }()
-	r.in.reset(conn)
-	r.tx.abort()
-
-	s := &session{conn: conn, addr: addr, pl: payload{size: -1}}
-	// A cancelled ctx unblocks writes too.
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(longAgo) }) //nolint:errcheck
-	err = r.handshake(s)
-	if !stop() && err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		r.link.detach(conn)
-		conn.Close()
-		if r.link.closed.Load() {
-			return nil, ErrClosed
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var e *Error
-		if !errors.As(err, &e) {
-			err = &Error{Addr: addr, Op: "handshake", Err: err}
-		}
-		return nil, err
-	}
-	r.st.connects.Add(1)
-	if s.sync.Mode == SyncFull {
-		r.st.fullSyncs.Add(1)
-	} else {
-		r.st.partialSyncs.Add(1)
-		// The master streams at once and expects ACKs: stream now, even
-		// before the caller has seen the Sync event.
-		r.beginStream(s, s.resume.Offset, s.resume.DB)
-	}
-	return s, nil
+	return conn, nil
 }
 
 // handshake runs PING, AUTH, REPLCONF and PSYNC (or SYNC) on s.conn.
@@ -139,11 +157,16 @@ func (r *Replica) handshake(s *session) error {
 			port = a.Port
 		}
 	}
+	s.port = port
 	confs := [][]string{{"REPLCONF", "listening-port", strconv.Itoa(port)}}
 	if r.cfg.AnnounceIP != "" {
 		confs = append(confs, []string{"REPLCONF", "ip-address", r.cfg.AnnounceIP})
 	}
-	confs = append(confs, []string{"REPLCONF", "capa", "eof", "capa", "psync2"})
+	capa := []string{"REPLCONF", "capa", "eof", "capa", "psync2"}
+	if r.askDualChannel() {
+		capa = append(capa, "capa", "dual-channel")
+	}
+	confs = append(confs, capa)
 	for _, c := range confs {
 		line, err := r.command(s, false, c...)
 		if err != nil {
@@ -190,6 +213,30 @@ func (r *Replica) handshake(s *session) error {
 	return r.psyncReply(s, resume, line)
 }
 
+// askDualChannel reports whether the handshake asks for dual-channel
+// replication: not with DualChannelOff, nor for the snapshot alone.
+func (r *Replica) askDualChannel() bool {
+	return r.cfg.DualChannel != DualChannelOff && r.cfg.Snapshot != SnapshotOnly
+}
+
+// fullReason says why a PSYNC that asked to resume got a full sync.
+func (r *Replica) fullReason(s *session, resume Position, reply, replid string) string {
+	switch {
+	case resume.ReplID == "" && r.syncOnly && !s.rdbOnly:
+		return "the previous session synchronised with SYNC, which has no replication id to resume from"
+	case resume.ReplID == "":
+		return ""
+	case replid == resume.ReplID:
+		return fmt.Sprintf("master answered %s to PSYNC %s %d: its backlog no longer reaches offset %d",
+			reply, resume.ReplID, resume.Offset+1, resume.Offset)
+	case replid == "":
+		return fmt.Sprintf("master answered %s to PSYNC %s %d: replication id unknown to the master or its backlog no longer reaches offset %d",
+			reply, resume.ReplID, resume.Offset+1, resume.Offset)
+	}
+	return fmt.Sprintf("master answered %s to PSYNC %s %d: replication id unknown to the master (now %s) or its backlog no longer reaches offset %d",
+		reply, resume.ReplID, resume.Offset+1, replid, resume.Offset)
+}
+
 // psyncReply interprets the master's answer to PSYNC.
 func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 	op := func(err error) error { return &Error{Addr: s.addr, Op: "psync", Offset: resume.Offset, Err: err} }
@@ -203,20 +250,24 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 		if err != nil || off < 0 {
 			return op(protoErr("bad FULLRESYNC offset in %q", line))
 		}
+		if r.cfg.DualChannel == DualChannelOn && r.askDualChannel() {
+			return op(fmt.Errorf("%w: dual-channel replication required (Config.DualChannel on), but the master answered %s: it needs dual-channel-replication-enabled yes and repl-diskless-sync yes (Valkey 8+)",
+				ErrSyncRefused, "+FULLRESYNC"))
+		}
 		s.replid, s.full = f[1], off
 		s.sync = &Sync{Mode: SyncFull, ReplID: f[1], Offset: off, Addr: s.addr}
-		if resume.ReplID == "" && r.syncOnly && !s.rdbOnly {
-			s.sync.Reason = "the previous session synchronised with SYNC, which has no replication id to resume from"
+		s.sync.Reason = r.fullReason(s, resume, "FULLRESYNC", f[1])
+		s.phase = phaseSync
+		return nil
+	case line == "+DUALCHANNELSYNC":
+		if !r.askDualChannel() {
+			return op(protoErr("%s answer without asking for dual-channel replication", line))
 		}
-		if resume.ReplID != "" {
-			if f[1] == resume.ReplID {
-				s.sync.Reason = fmt.Sprintf("master answered FULLRESYNC to PSYNC %s %d: its backlog no longer reaches offset %d",
-					resume.ReplID, resume.Offset+1, resume.Offset)
-			} else {
-				s.sync.Reason = fmt.Sprintf("master answered FULLRESYNC to PSYNC %s %d: replication id unknown to the master (now %s) or its backlog no longer reaches offset %d",
-					resume.ReplID, resume.Offset+1, f[1], resume.Offset)
-			}
-		}
+		// The snapshot comes on a second connection (dualChannelSync),
+		// which tells the replication id and the offset.
+		s.dualPending = true
+		s.sync = &Sync{Mode: SyncFull, Addr: s.addr}
+		s.sync.Reason = r.fullReason(s, resume, "DUALCHANNELSYNC", "")
 		s.phase = phaseSync
 		return nil
 	case strings.HasPrefix(line, "+CONTINUE"):

@@ -58,6 +58,7 @@ type tap struct {
 	running   bool
 	stopped   chan struct{}
 	onSync    func(*replica.Sync)
+	onRecord  func() // called before each snapshot record is handled, without the lock
 	cancel    context.CancelFunc
 	chunked   int
 	snapBytes int64
@@ -67,6 +68,13 @@ type tap struct {
 }
 
 func startTap(t *testing.T, ctx context.Context, cfg replica.Config, applier *oracle.Applier, seqKey string) *tap {
+	t.Helper()
+	return startTapWith(t, ctx, cfg, applier, seqKey, nil)
+}
+
+// startTapWith is startTap with setup called on the tap before its
+// goroutine starts (to set hooks).
+func startTapWith(t *testing.T, ctx context.Context, cfg replica.Config, applier *oracle.Applier, seqKey string, setup func(*tap)) *tap {
 	t.Helper()
 	if cfg.MinBackoff == 0 {
 		cfg.MinBackoff = 5 * time.Millisecond
@@ -79,6 +87,9 @@ func startTap(t *testing.T, ctx context.Context, cfg replica.Config, applier *or
 	require.NoError(t, err)
 	tp := &tap{r: r, applier: applier, seqKey: seqKey, fences: map[string]bool{}, running: true, stopped: make(chan struct{}), names: map[string]int{}, seqDBs: map[int]int{}}
 	tp.cond = sync.NewCond(&tp.mu)
+	if setup != nil {
+		setup(tp)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	tp.cancel = cancel
 	go tp.run(runCtx)
@@ -133,6 +144,9 @@ func (tp *tap) command(db int, args [][]byte, off int64) {
 }
 
 func (tp *tap) handle(ctx context.Context, ev replica.Event) error {
+	if _, ok := ev.(*replica.SnapshotRecord); ok && tp.onRecord != nil {
+		tp.onRecord()
+	}
 	a := tp.applier
 	var flush bool
 	tp.mu.Lock()
@@ -269,8 +283,10 @@ func workOps(t *testing.T) int {
 
 type oracleCase struct {
 	name   string
+	kind   redistest.Kind // the server (zero: the Debian redis-server)
 	master redistest.Options
 	tapCfg func(t *testing.T, ctx context.Context, m *redistest.Server, cfg *replica.Config)
+	after  func(t *testing.T, m *redistest.Server, st replica.Stats) // extra checks at the end
 }
 
 // TestOracle is acceptance 1: after a mixed workload (every type,
@@ -322,11 +338,11 @@ func masterOptions(m *redistest.Server, o redistest.Options, t *testing.T) *redi
 
 func runOracle(t *testing.T, tc oracleCase, seed uint64) {
 	ctx := testCtx(t)
-	m := redistest.Start(t, tc.master)
-	target := redistest.Start(t, redistest.Options{})
+	m := redistest.Start(t, tc.kind.Options(tc.master))
+	target := redistest.Start(t, tc.kind.Options(redistest.Options{}))
 	mc := m.Client()
 
-	w := &oracle.Workload{Seed: seed, Swaps: true}
+	w := (&oracle.Workload{Seed: seed, Swaps: true}).On(tc.kind)
 	defer w.Close()
 	require.NoError(t, w.Preload(ctx, mc))
 
@@ -345,7 +361,7 @@ func runOracle(t *testing.T, tc oracleCase, seed uint64) {
 	tp.fence(t, ctx, w, mc)
 	tp.checkErrors(t)
 
-	diffs, err := oracle.Compare(ctx, masterOptions(m, tc.master, t), &redis.Options{Addr: target.Addr}, w.DBs)
+	diffs, err := oracle.Compare(ctx, masterOptions(m, tc.master, t), &redis.Options{Addr: target.Addr}, w.DBs, oracle.CompareOn(tc.kind)...)
 	require.NoError(t, err)
 	require.Empty(t, diffs, "the rebuilt dataset differs from the master's")
 
@@ -363,7 +379,15 @@ func runOracle(t *testing.T, tc oracleCase, seed uint64) {
 	if !testing.Short() { // rarer ones
 		names = append(names, "XCLAIM", "RESTORE", "COPY")
 	}
+	if w.FieldTTL {
+		// How the master propagates HEXPIRE, HPERSIST and an expiry in
+		// the past.
+		names = append(names, "HPEXPIREAT", "HPERSIST", "HDEL")
+	}
 	for _, name := range names {
 		require.Positive(t, tp.names[name], "the workload's stream carries %s", name)
+	}
+	if tc.after != nil {
+		tc.after(t, m, st)
 	}
 }

@@ -173,6 +173,7 @@ func (r *Replica) snapshotDone(s *session) Event {
 		return ev
 	}
 	s.phase = phaseStream
+	r.endSide(s)
 	r.beginStream(s, s.full, 0)
 	ev.Pos = Position{ReplID: s.replid, Offset: s.full}
 	r.pos.set(ev.Pos)

@@ -51,6 +51,7 @@ type counters struct {
 	received                          atomic.Int64
 	snapshotBytes, snapshotSize       atomic.Int64
 	commands, bytes                   atomic.Int64
+	dualSyncs, held, heldOnDisk       atomic.Int64
 }
 
 // Stats are counters of a Replica, read with [Replica.Stats].
@@ -69,6 +70,12 @@ type Stats struct {
 	Commands int64
 	// Bytes counts every byte read from masters.
 	Bytes int64
+	// DualChannelSyncs counts the full syncs made with dual-channel
+	// replication (Config.DualChannel). Held is how much of the command
+	// stream was held while the last one's snapshot travelled, HeldOnDisk
+	// how much of that went to the temporary file (Config.HoldMemory).
+	DualChannelSyncs int64
+	Held, HeldOnDisk int64
 }
 
 // Dial validates cfg, connects to cfg.Addr, performs the replication
@@ -245,15 +252,18 @@ func (r *Replica) Redirect(addr string) {
 // Stats returns the counters.
 func (r *Replica) Stats() Stats {
 	return Stats{
-		Connects:        r.st.connects.Load(),
-		FullSyncs:       r.st.fullSyncs.Load(),
-		PartialSyncs:    r.st.partialSyncs.Load(),
-		ReceivedOffset:  r.st.received.Load(),
-		ProcessedOffset: r.ack.processed.Load(),
-		SnapshotBytes:   r.st.snapshotBytes.Load(),
-		SnapshotSize:    r.st.snapshotSize.Load(),
-		Commands:        r.st.commands.Load(),
-		Bytes:           r.st.bytes.Load(),
+		Connects:         r.st.connects.Load(),
+		FullSyncs:        r.st.fullSyncs.Load(),
+		PartialSyncs:     r.st.partialSyncs.Load(),
+		ReceivedOffset:   r.st.received.Load(),
+		ProcessedOffset:  r.ack.processed.Load(),
+		SnapshotBytes:    r.st.snapshotBytes.Load(),
+		SnapshotSize:     r.st.snapshotSize.Load(),
+		Commands:         r.st.commands.Load(),
+		Bytes:            r.st.bytes.Load(),
+		DualChannelSyncs: r.st.dualSyncs.Load(),
+		Held:             r.st.held.Load(),
+		HeldOnDisk:       r.st.heldOnDisk.Load(),
 	}
 }
 

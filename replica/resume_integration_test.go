@@ -68,12 +68,23 @@ func (tp *tap) waitSeq(t *testing.T, ctx context.Context, n int64) {
 // position delivered last, and every write is delivered exactly once, in
 // order.
 func TestResumeRandomCuts(t *testing.T) {
-	ctx := testCtx(t)
 	cuts := 100
 	if testing.Short() {
 		cuts = 25
 	}
-	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	runResumeCuts(t, redistest.Kind{}, nil, cuts)
+}
+
+// runResumeCuts is TestResumeRandomCuts on a server k, with extra master
+// arguments and tap configuration.
+func runResumeCuts(t *testing.T, k redistest.Kind, mut func(*replica.Config, *redistest.Options), cuts int) {
+	ctx := testCtx(t)
+	mopts := redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}}
+	cfg := replica.Config{Snapshot: replica.SnapshotSkip}
+	if mut != nil {
+		mut(&cfg, &mopts)
+	}
+	m := redistest.Start(t, k.Options(mopts))
 	mc := m.Client()
 	// The numbered writes go to db 3, noise to db 0: a resumed stream
 	// goes on in the database selected before the cut without a SELECT.
@@ -83,7 +94,8 @@ func TestResumeRandomCuts(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 
-	tp := startTap(t, ctx, replica.Config{Addr: p.Addr(), Snapshot: replica.SnapshotSkip}, nil, seqKey)
+	cfg.Addr = p.Addr()
+	tp := startTap(t, ctx, cfg, nil, seqKey)
 	tp.waitFor(t, ctx, "snapshot", func() bool { return tp.snapDone > 0 })
 
 	wctx, stopWriter := context.WithCancel(ctx)

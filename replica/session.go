@@ -30,8 +30,10 @@ const (
 // session is one connection to a master, from the handshake to the
 // disconnection.
 type session struct {
-	conn    net.Conn
+	conn    net.Conn // the connection (for a dual-channel sync: the held main one)
+	side    net.Conn // the snapshot's connection of a dual-channel sync, until its end
 	addr    string
+	port    int // the listening port announced
 	phase   phase
 	sync    *Sync
 	replid  string
@@ -43,6 +45,8 @@ type session struct {
 	off     int64    // stream offset reached
 	db      int      // database selected in the stream
 	began   bool     // the command stream started: the session counts as a success
+
+	dualPending bool // +DUALCHANNELSYNC: the snapshot's connection is still to be made
 
 	broken error // set when the session cannot go on; reported as Disconnected
 }
@@ -193,7 +197,14 @@ func (r *Replica) sessionErr(ctx context.Context, s *session, op string, off int
 	case kindClosed:
 		return ErrClosed
 	case kindNet:
-		s.broken = &Error{Addr: s.addr, Op: op, Offset: off, Err: r.netCause(err)}
+		cause := r.netCause(err)
+		if hc, ok := s.conn.(*heldConn); ok && s.side != nil {
+			// The main connection failed while the snapshot travelled.
+			if herr := hc.holdErr(); herr != nil && r.link.redirectedTo() == "" {
+				cause = fmt.Errorf("dual-channel sync: the main connection: %w", herr)
+			}
+		}
+		s.broken = &Error{Addr: s.addr, Op: op, Offset: off, Err: cause}
 		return nil
 	case kindCtx:
 		// The snapshot decoder cannot resume a read cut short: drop the
@@ -237,6 +248,11 @@ func (r *Replica) fail(s *session, err error) {
 func (r *Replica) dropSession(s *session) {
 	r.link.detach(s.conn)
 	s.conn.Close()
+	if s.side != nil {
+		r.link.detachSide(s.side)
+		s.side.Close()
+		s.side = nil
+	}
 	if s.pl.dec != nil {
 		s.pl.dec.Close()
 	}

@@ -32,6 +32,7 @@ type tapOptions struct {
 	format     string
 	db         int
 	chunk      int
+	dual       replica.DualChannelMode
 }
 
 // Intervals of the tap's background work.
@@ -59,6 +60,8 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	fs.StringVar(&o.format, "format", formatJSONL, "output format: jsonl, resp (for redis-cli --pipe) or none")
 	fs.IntVar(&o.db, "db", -1, "only keys and commands of database `N` (default: all)")
 	fs.IntVar(&o.chunk, "chunk", 0, "elements per chunk of a large key (default: the decoder's, 1024)")
+	fs.TextVar(&o.dual, "dual-channel", replica.DualChannelAuto,
+		"full syncs on two connections (Valkey 8+ with dual-channel-replication-enabled): auto (when the master grants it), on (required) or off")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap tap --addr HOST:PORT [flags]\n\n"+
 			"Connects to a Redis master as a replica and writes its snapshot and every\n"+
@@ -145,6 +148,7 @@ func (o *tapOptions) config() (replica.Config, error) {
 	if o.chunk > 0 {
 		cfg.RDBOptions = append(cfg.RDBOptions, rdb.WithChunkSize(o.chunk))
 	}
+	cfg.DualChannel = o.dual
 	return cfg, nil
 }
 

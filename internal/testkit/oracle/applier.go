@@ -182,7 +182,8 @@ func (a *Applier) Reset() {
 }
 
 // Record rebuilds a snapshot record on the target: entries with commands
-// (SET, RPUSH, SADD, ZADD, HSET, XADD, XSETID, XGROUP, XCLAIM, PEXPIREAT),
+// (SET, RPUSH, SADD, ZADD, HSET, HPEXPIREAT for field expiries, XADD,
+// XSETID, XGROUP, XCLAIM, PEXPIREAT),
 // function libraries with FUNCTION LOAD REPLACE. Other records carry
 // nothing to rebuild. Chunked entries are applied chunk by chunk.
 func (a *Applier) Record(rec rdb.Record) error {
@@ -230,6 +231,11 @@ func (a *Applier) entry(e *rdb.Entry) error {
 				args = append(args, f.Name, f.Value)
 			}
 			a.sendArgs(args...)
+			for _, f := range e.Fields {
+				if f.Expire > 0 {
+					a.sendArgs(b("HPEXPIREAT"), key, []byte(strconv.FormatInt(f.Expire, 10)), b("FIELDS"), b("1"), f.Name)
+				}
+			}
 		}
 	case rdb.TypeStream:
 		if err := a.streamChunk(e); err != nil {

@@ -3,25 +3,33 @@ package oracle
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redtap/redtap/internal/testkit/redistest"
 )
 
 // MaxDiffs bounds the differences Compare reports.
 const MaxDiffs = 20
 
 // Compare diffs the datasets of two servers in databases 0..dbs-1 key by key
-// (type, value, absolute expiry in ms via PEXPIRETIME, stream metadata,
+// (type, value, absolute expiry in ms via PEXPIRETIME, hash field expiries
+// via HPEXPIRETIME where the server has it, stream metadata,
 // consumer groups and their pending entries), then the function libraries,
 // then DEBUG DIGEST over all databases. want and got are go-redis options
 // of the two servers (their DB field is ignored). It returns at most
 // MaxDiffs human-readable differences; none means equal.
 //
 // Run it on settled servers: no writes, no keys left to expire.
-func Compare(ctx context.Context, want, got *redis.Options, dbs int) ([]string, error) {
+func Compare(ctx context.Context, want, got *redis.Options, dbs int, opts ...CompareOption) ([]string, error) {
+	var co compareOpts
+	for _, o := range opts {
+		o(&co)
+	}
 	var diffs []string
 	add := func(format string, a ...any) bool {
 		diffs = append(diffs, fmt.Sprintf(format, a...))
@@ -29,7 +37,7 @@ func Compare(ctx context.Context, want, got *redis.Options, dbs int) ([]string, 
 	}
 	for db := 0; db < dbs; db++ {
 		w, g := dbClient(want, db), dbClient(got, db)
-		more, err := compareDB(ctx, db, w, g, add)
+		more, err := compareDB(ctx, db, w, g, add, co)
 		w.Close()
 		g.Close()
 		if err != nil {
@@ -67,6 +75,30 @@ func Compare(ctx context.Context, want, got *redis.Options, dbs int) ([]string, 
 	return diffs, nil
 }
 
+// CompareOption changes what Compare checks.
+type CompareOption func(*compareOpts)
+
+type compareOpts struct {
+	idleConsumers bool // leave out consumers without pending entries
+}
+
+// IgnoreIdleConsumers leaves stream consumers without pending entries out
+// of the comparison. Redis 7.2+ and Valkey create a consumer for an
+// XREADGROUP, XCLAIM or XAUTOCLAIM that hands it nothing without
+// propagating that, so a real replica lacks such consumers too.
+func IgnoreIdleConsumers() CompareOption {
+	return func(o *compareOpts) { o.idleConsumers = true }
+}
+
+// CompareOn returns the options that compare datasets of server k and
+// a replay of its replication stream: what its own replicas keep equal.
+func CompareOn(k redistest.Kind) []CompareOption {
+	if !k.Has(redistest.IdleConsumersReplicate) {
+		return []CompareOption{IgnoreIdleConsumers()}
+	}
+	return nil
+}
+
 func dbClient(o *redis.Options, db int) *redis.Client {
 	c := *o
 	c.DB = db
@@ -102,7 +134,7 @@ func Keys(ctx context.Context, c *redis.Client) ([]string, error) {
 	return slices.Compact(keys), nil
 }
 
-func compareDB(ctx context.Context, db int, w, g *redis.Client, add func(string, ...any) bool) (bool, error) {
+func compareDB(ctx context.Context, db int, w, g *redis.Client, add func(string, ...any) bool, co compareOpts) (bool, error) {
 	wk, err := Keys(ctx, w)
 	if err != nil {
 		return false, err
@@ -132,11 +164,11 @@ func compareDB(ctx context.Context, db int, w, g *redis.Client, add func(string,
 		}
 	}
 	for _, k := range common {
-		wv, err := describeKey(ctx, w, k)
+		wv, err := describeKey(ctx, w, k, co)
 		if err != nil {
 			return false, fmt.Errorf("db %d key %q: %w", db, k, err)
 		}
-		gv, err := describeKey(ctx, g, k)
+		gv, err := describeKey(ctx, g, k, co)
 		if err != nil {
 			return false, fmt.Errorf("db %d key %q: %w", db, k, err)
 		}
@@ -169,7 +201,7 @@ func clipAt(s, t string) string {
 // describeKey renders a key's type, expiry and value canonically (sets and
 // hashes sorted, stream groups without the fields that replication itself
 // does not keep equal: consumers' seen-time, groups' entries-read and lag).
-func describeKey(ctx context.Context, c *redis.Client, k string) (string, error) {
+func describeKey(ctx context.Context, c *redis.Client, k string, co compareOpts) (string, error) {
 	typ, err := c.Type(ctx, k).Result()
 	if err != nil {
 		return "", err
@@ -219,8 +251,11 @@ func describeKey(ctx context.Context, c *redis.Client, k string) (string, error)
 		}
 		sort.Strings(fields)
 		sb.WriteString(strings.Join(fields, " "))
+		if err := describeFieldTTLs(ctx, c, k, v, &sb); err != nil {
+			return "", err
+		}
 	case "stream":
-		if err := describeStream(ctx, c, k, &sb); err != nil {
+		if err := describeStream(ctx, c, k, &sb, co); err != nil {
 			return "", err
 		}
 	case "none":
@@ -230,7 +265,33 @@ func describeKey(ctx context.Context, c *redis.Client, k string) (string, error)
 	return sb.String(), nil
 }
 
-func describeStream(ctx context.Context, c *redis.Client, k string, sb *strings.Builder) error {
+// describeFieldTTLs adds the hash's field expiries (HPEXPIRETIME, Redis
+// 7.4+; nothing on servers without it).
+func describeFieldTTLs(ctx context.Context, c *redis.Client, k string, h map[string]string, sb *strings.Builder) error {
+	if len(h) == 0 {
+		return nil
+	}
+	fields := slices.Sorted(maps.Keys(h))
+	args := []any{"HPEXPIRETIME", k, "FIELDS", len(fields)}
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	ttls, err := c.Do(ctx, args...).Int64Slice()
+	if err != nil {
+		if strings.Contains(strings.ToLower(err.Error()), "unknown command") {
+			return nil
+		}
+		return err
+	}
+	for i, x := range ttls {
+		if x >= 0 {
+			fmt.Fprintf(sb, " ttl(%q)=%d", fields[i], x)
+		}
+	}
+	return nil
+}
+
+func describeStream(ctx context.Context, c *redis.Client, k string, sb *strings.Builder, co compareOpts) error {
 	s, err := c.XInfoStreamFull(ctx, k, 0).Result()
 	if err != nil {
 		return err
@@ -256,6 +317,9 @@ func describeStream(ctx context.Context, c *redis.Client, k string, sb *strings.
 		cons := g.Consumers
 		sort.Slice(cons, func(i, j int) bool { return cons[i].Name < cons[j].Name })
 		for _, cn := range cons {
+			if co.idleConsumers && cn.PelCount == 0 {
+				continue
+			}
 			fmt.Fprintf(sb, "%s pel=%d(", cn.Name, cn.PelCount)
 			for _, p := range cn.Pending {
 				fmt.Fprintf(sb, "%s ", p.ID)

@@ -135,6 +135,9 @@ func (w *Workload) zsetOp(ctx context.Context) error {
 
 func (w *Workload) hashOp(ctx context.Context) error {
 	k := w.key("hash")
+	if w.FieldTTL && w.rnd.IntN(3) == 0 {
+		return w.fieldTTLOp(ctx, k)
+	}
 	switch w.rnd.IntN(7) {
 	case 0:
 		return w.do(ctx, "HDEL", k, "f"+strconv.Itoa(w.rnd.IntN(10)))
@@ -147,6 +150,46 @@ func (w *Workload) hashOp(ctx context.Context) error {
 	default:
 		return w.do(ctx, "HSET", k, "f"+strconv.Itoa(w.rnd.IntN(10)), w.value(), "g"+strconv.Itoa(w.rnd.IntN(200)), w.value())
 	}
+}
+
+// fieldTTLOp sets or removes hash field expiries (an hour or more away,
+// or in the past, which deletes the field). The master propagates them as
+// HPEXPIREAT, HPERSIST and HDEL.
+func (w *Workload) fieldTTLOp(ctx context.Context, k string) error {
+	f := func() string { return "f" + strconv.Itoa(w.rnd.IntN(10)) }
+	secs := 3600 + w.rnd.IntN(3600)
+	switch w.rnd.IntN(6) {
+	case 0:
+		return w.do(ctx, "HPEXPIRE", k, secs*1000, "FIELDS", 1, f())
+	case 1:
+		return w.do(ctx, "HEXPIREAT", k, time.Now().Unix()+int64(secs), "FIELDS", 2, f(), f())
+	case 2:
+		return w.do(ctx, "HPERSIST", k, "FIELDS", 2, f(), f())
+	case 3:
+		return w.do(ctx, "HEXPIREAT", k, 1, "FIELDS", 1, f())
+	case 4:
+		return w.do(ctx, "HEXPIRE", k, secs, "NX", "FIELDS", 1, f())
+	default:
+		return w.do(ctx, "HEXPIRE", k, secs, "FIELDS", 3, f(), f(), f())
+	}
+}
+
+// fieldTTLCycle gives a hash field an expiry, removes it, and expires the
+// field at once with a time in the past: one each of HPEXPIREAT, HPERSIST
+// and HDEL in the stream.
+func (w *Workload) fieldTTLCycle(ctx context.Context) error {
+	k := w.key("hash")
+	for _, args := range [][]any{
+		{"HSET", k, "cycle", w.value()},
+		{"HPEXPIRE", k, 3_600_000, "FIELDS", 1, "cycle"},
+		{"HPERSIST", k, "FIELDS", 1, "cycle"},
+		{"HEXPIREAT", k, 1, "FIELDS", 1, "cycle"},
+	} {
+		if err := w.do(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // streamOp works on streams without consumer groups (trimming them cannot
@@ -263,14 +306,29 @@ func (w *Workload) expireOp(ctx context.Context) error {
 	}
 }
 
+// bitsOp works on bit strings; with NoBits it writes plain strings to the
+// same keys instead, drawing the same random numbers (so the rest of the
+// workload stays the same).
 func (w *Workload) bitsOp(ctx context.Context) error {
 	switch w.rnd.IntN(3) {
 	case 0:
-		return w.do(ctx, "SETBIT", w.key("bits"), w.rnd.IntN(2000), w.rnd.IntN(2))
+		k, off, bit := w.key("bits"), w.rnd.IntN(2000), w.rnd.IntN(2)
+		if w.NoBits {
+			return w.do(ctx, "SET", k, strconv.Itoa(off)+":"+strconv.Itoa(bit))
+		}
+		return w.do(ctx, "SETBIT", k, off, bit)
 	case 1:
-		return w.do(ctx, "BITOP", "OR", w.key("bits"), w.key("bits"), w.key("bits"))
+		dst, a, b := w.key("bits"), w.key("bits"), w.key("bits")
+		if w.NoBits {
+			return w.do(ctx, "SET", dst, a+"|"+b)
+		}
+		return w.do(ctx, "BITOP", "OR", dst, a, b)
 	default:
-		return w.do(ctx, "BITFIELD", w.key("bits"), "INCRBY", "u8", 8*w.rnd.IntN(10), 3)
+		k, off := w.key("bits"), 8*w.rnd.IntN(10)
+		if w.NoBits {
+			return w.do(ctx, "SET", k, strconv.Itoa(off))
+		}
+		return w.do(ctx, "BITFIELD", k, "INCRBY", "u8", off, 3)
 	}
 }
 

@@ -32,6 +32,22 @@ func (w *Workload) Preload(ctx context.Context, c *redis.Client) error {
 		if err := w.groups(ctx); err != nil {
 			return err
 		}
+		if w.FieldTTL {
+			// Small hashes with field expiries: listpack-ex in snapshots.
+			for i := 0; i < 3; i++ {
+				k := "hash:fttl" + strconv.Itoa(i)
+				if err := w.do(ctx, "HSET", k, "a", w.value(), "b", w.value(), "c", w.value()); err != nil {
+					return err
+				}
+				args := []any{"HPEXPIRE", k, 7_200_000 + w.rnd.IntN(1000), "FIELDS", 1 + i}
+				for _, f := range []string{"a", "b", "c"}[:1+i] {
+					args = append(args, f)
+				}
+				if err := w.do(ctx, args...); err != nil {
+					return err
+				}
+			}
+		}
 		if err := w.big(ctx); err != nil {
 			return err
 		}
@@ -111,6 +127,12 @@ func (w *Workload) big(ctx context.Context) error {
 			if err := w.do(ctx, cmd...); err != nil {
 				return err
 			}
+		}
+	}
+	if w.FieldTTL {
+		// A big hash with field expiries: hashtable with metadata.
+		if err := w.do(ctx, "HEXPIRE", "hash:big"+suffix, 7200, "FIELDS", 2, "f0", "f1"); err != nil {
+			return err
 		}
 	}
 	for i := 0; i < n/10; i++ {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redtap/redtap/internal/testkit/redistest"
 )
 
 // Workload drives a reproducible mixed write workload through one
@@ -32,6 +34,17 @@ type Workload struct {
 	// Swaps allows SWAPDB and FLUSHDB (off by default: they upset tests
 	// that track a single database).
 	Swaps bool
+	// FieldTTL adds hash field expiries (Redis 7.4+): HEXPIRE, HPEXPIRE,
+	// HEXPIREAT (also in the past, which deletes the field) and HPERSIST
+	// in the hash operations, and fields with expiries in Preload's hashes,
+	// big ones included. Field expiries are an hour or more away, so the
+	// target of a replay never expires a field on its own.
+	FieldTTL bool
+	// NoBits leaves the bit-string operations (SETBIT, BITOP, BITFIELD)
+	// out: on Valkey 8.0.1 a real replica, as well as a replay of the
+	// stream, sometimes ends with another last byte of a bit string than
+	// its master (seen with SETBIT alone).
+	NoBits bool
 
 	rnd    *rand.Rand
 	conn   *redis.Conn
@@ -87,6 +100,15 @@ func (w *Workload) init(ctx context.Context, c *redis.Client) error {
 		w.db = -1
 	}
 	return w.use(ctx, 0)
+}
+
+// On sets the workload's server-dependent switches for a server of the
+// matrix: field expiries where it has them, no bit-string operations where
+// they do not replicate exactly. It returns w.
+func (w *Workload) On(k redistest.Kind) *Workload {
+	w.FieldTTL = k.Has(redistest.HashFieldTTL)
+	w.NoBits = !k.Has(redistest.BitsReplicateExactly)
+	return w
 }
 
 // Close releases the workload's connection.
@@ -155,7 +177,8 @@ func (w *Workload) value() string {
 }
 
 // Run performs n random operations, among them at least one SWAPDB and
-// one FLUSHDB (with Swaps) and one set of big keys.
+// one FLUSHDB (with Swaps), one set of big keys, and one field expiry set,
+// removed and set in the past (with FieldTTL).
 func (w *Workload) Run(ctx context.Context, c *redis.Client, n int) error {
 	if err := w.init(ctx, c); err != nil {
 		return err
@@ -182,6 +205,8 @@ func (w *Workload) Run(ctx context.Context, c *redis.Client, n int) error {
 			err = w.big(ctx)
 		case i == 2*n/3 && w.Swaps:
 			err = w.do(ctx, "FLUSHDB")
+		case i == n/4 && w.FieldTTL:
+			err = w.fieldTTLCycle(ctx)
 		default:
 			err = w.step(ctx, true)
 		}
