@@ -19,22 +19,13 @@ import (
 	"github.com/redtap/redtap/monitor/internal/serverinfo"
 )
 
-// forEachServer runs f in a subtest per server of the matrix, named by
-// flavour and version. A missing redis-server on PATH skips (fails under
-// REDTAP_REQUIRE_REDIS); other missing servers skip their subtest.
-func forEachServer(t *testing.T, f func(t *testing.T, name string, c *redis.Client)) {
-	for _, s := range redistest.FindMatrix() {
-		t.Run(s.Name, func(t *testing.T) {
-			if s.Missing != "" {
-				if s.OnPath {
-					redistest.RequireOrSkip(t, s.Missing)
-				}
-				t.Skip(s.Missing)
-			}
-			srv := redistest.Start(t, redistest.Options{Binary: s.Binary})
-			f(t, s.Name, srv.Client())
-		})
-	}
+// forEachServer runs f in a subtest per server of the matrix
+// (redistest.ForEachServer), with a client of a server of that kind.
+func forEachServer(t *testing.T, f func(t *testing.T, k redistest.Kind, c *redis.Client)) {
+	redistest.ForEachServer(t, func(t *testing.T, k redistest.Kind) {
+		srv := redistest.Start(t, k.Options(redistest.Options{}))
+		f(t, k, srv.Client())
+	})
 }
 
 func readServer(t *testing.T, c *redis.Client) map[string]*serverinfo.Command {
@@ -59,7 +50,8 @@ func lookupFull(name string) *monitor.CommandInfo {
 // by that server, and, unless the entry lists the server as a variant,
 // arity, flags, key positions and key specs agree.
 func TestTableMatchesServers(t *testing.T) {
-	forEachServer(t, func(t *testing.T, server string, c *redis.Client) {
+	forEachServer(t, func(t *testing.T, k redistest.Kind, c *redis.Client) {
+		server := k.Name
 		cmds := readServer(t, c)
 		for _, name := range sortedNames(cmds) {
 			sc := cmds[name]
@@ -204,7 +196,8 @@ func splitEdge(s string) [][]byte {
 //	"Invalid arguments specified for command"    ErrInvalidArgs
 //	an empty list                                no keys, no error
 func TestGetKeysMatchesServers(t *testing.T) {
-	forEachServer(t, func(t *testing.T, server string, c *redis.Client) {
+	forEachServer(t, func(t *testing.T, k redistest.Kind, c *redis.Client) {
+		server := k.Name
 		cmds := readServer(t, c)
 		// Redis 7.0's COMMAND GETKEYS needs an argument after the command
 		// name (arity -4, -3 later).
@@ -241,8 +234,7 @@ func TestGetKeysMatchesServers(t *testing.T) {
 		for _, e := range truncatedNumkeys {
 			lists = append(lists, splitEdge(e))
 		}
-		exactTruncation := strings.HasPrefix(server, "redis-") &&
-			slices.Compare(redistest.MatrixServer{Name: server}.Version(), []int{7, 4}) >= 0
+		exactTruncation := k.Flavor == redistest.FlavorRedis && k.AtLeast(7, 4)
 		var st stats
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -147,14 +148,15 @@ func TestCorpusAllFilesCovered(t *testing.T) {
 }
 
 // oneLineError checks a failed dump: exit code 1, nothing on stdout but
-// complete records, exactly one line on stderr naming the file.
+// complete records (no line cut short), exactly one line on stderr naming
+// the file.
 func oneLineError(t *testing.T, path string, out []byte, stderr string, code int) {
 	t.Helper()
 	require.Equal(t, exitError, code, "stderr: %s", stderr)
 	require.True(t, strings.HasSuffix(stderr, "\n"), "stderr %q", stderr)
 	require.Equal(t, 1, strings.Count(stderr, "\n"), "stderr %q", stderr)
 	require.True(t, strings.HasPrefix(stderr, "redtap: dump "+path+": rdb: "), "stderr %q", stderr)
-	_ = out
+	require.True(t, len(out) == 0 || bytes.HasSuffix(out, []byte("\n")), "stdout ends mid-record: %q", out[max(0, len(out)-80):])
 }
 
 func TestCorpusCorruptFiles(t *testing.T) {

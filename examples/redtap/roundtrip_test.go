@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/stretchr/testify/require"
 )
@@ -68,7 +69,7 @@ func loadedByServer(t testing.TB, dir string) []string {
 // ids, entries-added, groups, entries-read, lag, the PEL with delivery
 // times and counts, consumers and their pending entries - must match.
 func TestRESPRoundTrip(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	cli := redistest.Binary(t, "redis-cli")
 	a := redistest.Start(t, redistest.Options{})
 	b := redistest.Start(t, redistest.Options{})
@@ -236,7 +237,7 @@ func flatMap(t *testing.T, v any) map[string]any {
 // must be what DUMP would produce, which the server verifies through its
 // trailing checksum and version before it even looks for the module.
 func TestRESPModulePayload(t *testing.T) {
-	dir := redistest.Corpus(t)
+	dir := corpus.Dir(t)
 	s := redistest.Start(t, redistest.Options{})
 	c := s.Client()
 	ctx := context.Background()

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,19 +17,6 @@ import (
 
 // The server matrix (redistest.ForEachServer): the CLI's round trips on
 // every server people run, each in a subtest named after the server.
-
-// pipeInto feeds RESP to a server with redis-cli --pipe and checks that
-// every command succeeded.
-func pipeInto(t *testing.T, ctx context.Context, s *redistest.Server, resp []byte) string {
-	t.Helper()
-	cli := redistest.Binary(t, "redis-cli")
-	pipe := exec.CommandContext(ctx, cli, "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port), "--pipe")
-	pipe.Stdin = bytes.NewReader(resp)
-	msg, err := pipe.CombinedOutput()
-	require.NoError(t, err, "redis-cli --pipe: %s", msg)
-	require.Contains(t, string(msg), "errors: 0,", "redis-cli --pipe: %s", msg)
-	return strings.TrimSpace(string(msg))
-}
 
 // TestRDBRoundTripServers: each server writes a snapshot of the oracle's
 // workload (every type, big keys, stream groups; listpack sets on Redis
@@ -63,7 +47,7 @@ func TestRDBRoundTripServers(t *testing.T) {
 		if k.Has(redistest.HashFieldTTL) {
 			require.Contains(t, string(resp), "HPEXPIREAT", "field expiries rebuilt")
 		}
-		msg := pipeInto(t, ctx, b, resp)
+		msg := pipeInto(t, ctx, redistest.Binary(t, "redis-cli"), b, bytes.NewReader(resp))
 
 		diffs, err := oracle.Compare(ctx, &redis.Options{Addr: a.Addr}, &redis.Options{Addr: b.Addr}, w.DBs)
 		require.NoError(t, err)
@@ -123,7 +107,7 @@ func tapRESPOn(t *testing.T, k redistest.Kind, masterArgs []string, tapArgs ...s
 
 	resp, err := os.ReadFile(out)
 	require.NoError(t, err)
-	msg := pipeInto(t, ctx, target, resp)
+	msg := pipeInto(t, ctx, redistest.Binary(t, "redis-cli"), target, bytes.NewReader(resp))
 	diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, w.DBs, oracle.CompareOn(k)...)
 	require.NoError(t, err)
 	require.Empty(t, diffs, "%s: the replayed tap differs from the master", k.Name)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/redtap/redtap/rdb"
 	"github.com/stretchr/testify/require"
 )
@@ -166,7 +166,7 @@ func FuzzJSONString(f *testing.F) {
 // BenchmarkDump measures the whole dump path (decode and write) on the
 // biggest corpus file with many keys, per output format.
 func BenchmarkDump(b *testing.B) {
-	dir := redistest.Corpus(b)
+	dir := corpus.Dir(b)
 	p := filepath.Join(dir, "redis-replicator/dumpV8.rdb")
 	data, err := os.ReadFile(p)
 	require.NoError(b, err)

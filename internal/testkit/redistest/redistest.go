@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redtap/redtap/internal/testkit/corpus"
 )
 
 // Options configure a server. Zero values give a plain server with no
@@ -250,11 +249,4 @@ func WaitFor(t testing.TB, timeout time.Duration, msg string, cond func() bool) 
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %v waiting for %s", timeout, msg)
-}
-
-// Corpus is [corpus.Dir], kept for the tests in examples/redtap that call it
-// here; new code calls corpus.Dir.
-func Corpus(t testing.TB) string {
-	t.Helper()
-	return corpus.Dir(t)
 }

@@ -1,11 +1,13 @@
 package redistest
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,6 +194,26 @@ func ServerWith(t testing.TB, f Feature) Kind {
 	}
 	t.Skipf("no server of the matrix has %v", f)
 	return Kind{}
+}
+
+// FindServers returns the servers of the matrix for code without a
+// testing.TB (the command table generator): the binaries found, oldest
+// version first (Redis before Valkey at the same version), and an error
+// when a binary does not run or no server was found at all.
+func FindServers() ([]Kind, error) {
+	m := findServers()
+	if m.err != nil {
+		return nil, m.err
+	}
+	if len(m.kinds) == 0 {
+		return nil, fmt.Errorf("no server found (redis-server on PATH, shared/servers, or REDTAP_SERVERS)")
+	}
+	kinds := slices.Clone(m.kinds)
+	slices.SortStableFunc(kinds, func(a, b Kind) int {
+		return cmp.Or(cmp.Compare(a.major, b.major), cmp.Compare(a.minor, b.minor), cmp.Compare(a.patch, b.patch),
+			cmp.Compare(a.Flavor, b.Flavor))
+	})
+	return kinds, nil
 }
 
 func findServers() (m serverMatrix) {

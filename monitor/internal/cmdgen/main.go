@@ -39,16 +39,13 @@ func main() {
 	log.SetPrefix("cmdgen: ")
 	out := flag.String("o", "commands_gen.go", "file to write")
 	flag.Parse()
-	var servers []server
-	for _, s := range redistest.FindMatrix() {
-		if s.Missing != "" {
-			log.Printf("left out: %s", s.Missing)
-			continue
-		}
-		servers = append(servers, server{Name: s.Name, Binary: s.Binary})
+	kinds, err := redistest.FindServers()
+	if err != nil {
+		log.Fatal(err)
 	}
-	if len(servers) == 0 {
-		log.Fatal("no server binary found")
+	var servers []server
+	for _, k := range kinds {
+		servers = append(servers, server{Name: k.Name, Binary: k.Path})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -35,16 +35,14 @@ func TestCommittedTableIsCurrent(t *testing.T) {
 	}
 	present := map[string]server{}
 	var servers []server
-	for _, s := range redistest.FindMatrix() {
-		if s.Missing != "" {
-			if s.OnPath {
-				redistest.RequireOrSkip(t, s.Missing)
-			}
-			t.Logf("missing: %s", s.Missing)
-			continue
-		}
-		present[s.Name] = server{Name: s.Name, Binary: s.Binary}
-		servers = append(servers, present[s.Name])
+	redistest.Servers(t) // skips, or fails under REDTAP_REQUIRE_REDIS, without a redis-server
+	kinds, err := redistest.FindServers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		present[k.Name] = server{Name: k.Name, Binary: k.Path}
+		servers = append(servers, present[k.Name])
 	}
 	for _, name := range committedServers(t, want) {
 		if _, ok := present[name]; !ok {
