@@ -190,3 +190,53 @@ func jsonNumber(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// A restarted master (a new replication history, the data gone) gives the
+// tap a reconnect and a full sync: the open stream gets a fresh updates,
+// then goes on, its ids still growing.
+func TestDashboardRedisRestart(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	c := srv.Client()
+	ctx := context.Background()
+	key := "sysmon:h:cpu"
+	require.NoError(t, c.ZAdd(ctx, key, redis.Z{Score: 1, Member: `{"id":"h:1"}`}).Err())
+	h, stop, err := newDashboardHandler(ctx, dashConfig{Addr: srv.Addr, Match: []string{"sysmon:*"}, Window: 3})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, stop()) })
+	hs := httptest.NewServer(newMux(h))
+	t.Cleanup(hs.Close)
+	ch := readSSE(t, hs.URL+"/events")
+	var up updatesMsg
+	m := next(t, ch, &up)
+	require.Equal(t, "updates", m.event)
+	require.Len(t, up.Windows, 1)
+	last := up.Offset
+
+	srv.Restart()
+	c = srv.Client()
+	// Fresh updates after the resync: the key is gone (no persistence).
+	for {
+		var up updatesMsg
+		m := next(t, ch, &up)
+		require.Greater(t, mustAtoi(t, m.id), last, "ids only grow")
+		last = mustAtoi(t, m.id)
+		if m.event == "updates" {
+			require.Empty(t, up.Windows)
+			break
+		}
+	}
+	require.NoError(t, c.ZAdd(ctx, key, redis.Z{Score: 2, Member: `{"id":"h:2"}`}).Err())
+	var d dUpdatesMsg
+	m = next(t, ch, &d)
+	require.Equal(t, "dUpdates", m.event)
+	require.Greater(t, mustAtoi(t, m.id), last)
+	require.Equal(t, []delta{{Key: key, Type: "zset", Del: []string{},
+		Set: []entry{{ID: "h:2", Score: 2, Value: `{"id":"h:2"}`}}}}, d.Deltas)
+}
+
+func mustAtoi(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	require.NoError(t, err)
+	return n
+}
