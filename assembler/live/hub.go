@@ -81,7 +81,7 @@ func NewHub(ctx context.Context, sub *monitor.Subscriber, a *assembler.Assembler
 	if sub == nil || a == nil {
 		return nil, fmt.Errorf("%w: nil subscriber or assembler", ErrConfig)
 	}
-	if cfg.Interval < 0 || cfg.QueueLen < 0 || cfg.Keepalive < 0 || cfg.WriteTimeout < 0 || cfg.MaxPatterns < 0 {
+	if cfg.Interval < 0 && cfg.Interval != assembler.AtOnce || cfg.QueueLen < 0 || cfg.Keepalive < 0 || cfg.WriteTimeout < 0 || cfg.MaxPatterns < 0 {
 		return nil, fmt.Errorf("%w: negative Interval, QueueLen, Keepalive, WriteTimeout or MaxPatterns", ErrConfig)
 	}
 	if cfg.Interval == 0 {
