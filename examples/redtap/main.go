@@ -2,6 +2,7 @@
 //
 //	redtap dump [flags] FILE|-               decode an RDB file into JSON lines or RESP
 //	redtap tap --addr HOST:PORT [flags]      follow a master as a replica
+//	redtap serve --addr HOST:PORT [flags]    serve keys live to browsers (SSE, WebSocket, a page)
 //	redtap help [command]                    show usage
 //
 // dump reads a snapshot through the streaming decoder of package rdb and
@@ -14,6 +15,12 @@
 //   - resp: commands that rebuild the dataset through `redis-cli --pipe`;
 //     see respWriter.
 //   - none: decode everything, print a one-line summary on stderr.
+//
+// serve follows a master like tap and serves the keys that --match selects
+// to browsers: a page at / (a table per key, a small chart per sorted set
+// or stream of numbers), Server-Sent Events at /events and WebSocket at /ws,
+// with the "updates"/"dUpdates" messages of package assembler (windows of
+// the newest --window entries per key, changes coalesced per --interval).
 //
 // Keys are written as they are decoded, chunk by chunk: no key is ever held
 // whole. Filters (--db, --match, --type) skip other keys without decoding
@@ -44,6 +51,7 @@ type command struct {
 var commands = []command{
 	{"dump", "[flags] FILE|-", "decode an RDB snapshot file (or stdin) into JSON lines, RESP or nothing", runDump},
 	{"tap", "--addr HOST:PORT [flags]", "follow a master as a replica: snapshot and live writes", runTap},
+	{"serve", "--addr HOST:PORT [flags]", "serve the windows of keys live: a page, SSE at /events, WebSocket at /ws", runServe},
 }
 
 // Exit codes.

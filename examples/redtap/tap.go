@@ -16,8 +16,9 @@ import (
 	"github.com/redtap/redtap/replica"
 )
 
-// tapOptions are the tap subcommand's flags.
-type tapOptions struct {
+// connFlags are the flags of the connection to the master, shared by tap
+// and serve.
+type connFlags struct {
 	addr       string
 	user       string
 	password   string
@@ -27,6 +28,43 @@ type tapOptions struct {
 	key        string
 	insecure   bool
 	serverName string
+}
+
+// register defines the connection flags on fs.
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.addr, "addr", "", "master address `HOST:PORT` (required)")
+	fs.StringVar(&c.user, "user", "", "ACL user (default: the default user); it needs +psync +replconf +ping")
+	fs.StringVar(&c.password, "password", "", "password (default: $REDISCLI_AUTH)")
+	fs.BoolVar(&c.tls, "tls", false, "connect with TLS (implied by --cacert, --cert, --insecure, --server-name)")
+	fs.StringVar(&c.cacert, "cacert", "", "PEM `FILE` of the CA to verify the server with (default: the system roots)")
+	fs.StringVar(&c.cert, "cert", "", "PEM `FILE` of the client certificate (with --key)")
+	fs.StringVar(&c.key, "key", "", "PEM `FILE` of the client certificate's private key")
+	fs.BoolVar(&c.insecure, "insecure", false, "do not verify the server's certificate")
+	fs.StringVar(&c.serverName, "server-name", "", "server `NAME` to verify (default: the host of --addr)")
+}
+
+// check validates the parsed connection flags and fills in what they
+// imply: TLS from its file flags, the password from $REDISCLI_AUTH. It
+// returns a usage message, or "".
+func (c *connFlags) check(fs *flag.FlagSet) string {
+	switch {
+	case c.addr == "":
+		return "--addr is required"
+	case (c.cert == "") != (c.key == ""):
+		return "--cert and --key go together"
+	}
+	if c.cacert != "" || c.cert != "" || c.insecure || c.serverName != "" {
+		c.tls = true
+	}
+	if c.password == "" && !isFlagSet(fs, "password") {
+		c.password = os.Getenv("REDISCLI_AUTH")
+	}
+	return ""
+}
+
+// tapOptions are the tap subcommand's flags.
+type tapOptions struct {
+	connFlags
 	checkpoint string
 	snapshot   string
 	format     string
@@ -46,15 +84,7 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	o := &tapOptions{}
 	fs := flag.NewFlagSet("tap", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.addr, "addr", "", "master address `HOST:PORT` (required)")
-	fs.StringVar(&o.user, "user", "", "ACL user (default: the default user); it needs +psync +replconf +ping")
-	fs.StringVar(&o.password, "password", "", "password (default: $REDISCLI_AUTH)")
-	fs.BoolVar(&o.tls, "tls", false, "connect with TLS (implied by --cacert, --cert, --insecure, --server-name)")
-	fs.StringVar(&o.cacert, "cacert", "", "PEM `FILE` of the CA to verify the server with (default: the system roots)")
-	fs.StringVar(&o.cert, "cert", "", "PEM `FILE` of the client certificate (with --key)")
-	fs.StringVar(&o.key, "key", "", "PEM `FILE` of the client certificate's private key")
-	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate")
-	fs.StringVar(&o.serverName, "server-name", "", "server `NAME` to verify (default: the host of --addr)")
+	o.register(fs)
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "JSON `FILE` {\"replid\":...,\"offset\":N} to resume from and to keep up to date (rewritten atomically)")
 	fs.StringVar(&o.snapshot, "snapshot", "full", "what to do with the snapshot: full (write it), skip (stream only) or only (snapshot, then exit)")
 	fs.StringVar(&o.format, "format", formatJSONL, "output format: jsonl, resp (for redis-cli --pipe) or none")
@@ -75,13 +105,13 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	switch {
-	case fs.NArg() > 0:
+	if fs.NArg() > 0 {
 		return nil, usageErr(fs, "unexpected arguments %q", fs.Args())
-	case o.addr == "":
-		return nil, usageErr(fs, "--addr is required")
-	case (o.cert == "") != (o.key == ""):
-		return nil, usageErr(fs, "--cert and --key go together")
+	}
+	if msg := o.check(fs); msg != "" {
+		return nil, usageErr(fs, "%s", msg)
+	}
+	switch {
 	case o.db < -1:
 		return nil, usageErr(fs, "--db %d: want a database number", o.db)
 	case o.snapshot != "full" && o.snapshot != "skip" && o.snapshot != "only":
@@ -95,16 +125,11 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	if err := checkChunk(fs, o.chunk); err != nil {
 		return nil, err
 	}
-	if o.cacert != "" || o.cert != "" || o.insecure || o.serverName != "" {
-		o.tls = true
-	}
-	if o.password == "" && !isFlagSet(fs, "password") {
-		o.password = os.Getenv("REDISCLI_AUTH")
-	}
 	return o, nil
 }
 
-func (o *tapOptions) tlsConfig() (*tls.Config, error) {
+// tlsConfig returns the TLS configuration of the flags, nil without TLS.
+func (o *connFlags) tlsConfig() (*tls.Config, error) {
 	if !o.tls {
 		return nil, nil
 	}
@@ -130,10 +155,17 @@ func (o *tapOptions) tlsConfig() (*tls.Config, error) {
 	return c, nil
 }
 
-func (o *tapOptions) config() (replica.Config, error) {
-	cfg := replica.Config{Addr: o.addr, Username: o.user, Password: o.password}
+// replicaConfig returns the replica configuration of the connection flags.
+func (c *connFlags) replicaConfig() (replica.Config, error) {
+	cfg := replica.Config{Addr: c.addr, Username: c.user, Password: c.password}
 	var err error
-	if cfg.TLS, err = o.tlsConfig(); err != nil {
+	cfg.TLS, err = c.tlsConfig()
+	return cfg, err
+}
+
+func (o *tapOptions) config() (replica.Config, error) {
+	cfg, err := o.replicaConfig()
+	if err != nil {
 		return cfg, err
 	}
 	switch o.snapshot {

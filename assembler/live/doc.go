@@ -1,0 +1,59 @@
+// Package live serves an [assembler.Assembler] to viewers: a [Hub] drives
+// the assembler from a monitor subscriber, and thin transports deliver its
+// messages over Server-Sent Events ([Hub.SSE]), WebSocket ([Hub.WebSocket])
+// or a Go channel ([Chan]):
+//
+//	replica -> monitor.Subscriber -> Hub: Apply, Tick -> assembler
+//	                                                       | Sink.Send (non-blocking)
+//	                                     per viewer: bounded queue -> SSE / WebSocket / chan
+//
+//	r, _ := replica.Dial(ctx, replica.Config{Addr: addr})
+//	m, _ := monitor.New(r)
+//	sub, _ := m.Subscribe(monitor.Filter{Match: []string{"sysmon:*"}})
+//	a, _ := assembler.New(assembler.Config{Windows: []assembler.Window{{Match: "sysmon:*"}}})
+//	h, _ := live.NewHub(ctx, sub, a, live.Config{})
+//	defer h.Close()
+//	http.Handle("/events", h.SSE())
+//	http.Handle("/ws", h.WebSocket())
+//
+// # Goroutines
+//
+// A Hub owns two goroutines, started by NewHub and joined by Close: the
+// puller, the only caller of the subscriber's Next, which applies every
+// batch to the assembler (and commits its position), and the ticker, which
+// calls Assembler.Tick every Config.Interval. The assembler calls each
+// viewer's Sink from whichever of the two delivers, or from the goroutine
+// that subscribes; a Sink only puts the message in the viewer's bounded
+// queue, or refuses it when the queue is full (the assembler keeps it, and
+// past its own bounds sends the viewer a fresh "updates" later: a slow
+// viewer never slows the hub nor the other viewers).
+//
+// Each SSE connection runs in the net/http goroutine that serves it, which
+// writes the queue to the socket; it unsubscribes when the client goes
+// away, the hub stops or a write fails. A WebSocket connection has that
+// goroutine (the writer) plus one reader for the client's pattern changes,
+// started and joined by the handler. [Chan] starts no goroutine.
+//
+// # Messages
+//
+// SSE: one event per message, flushed at once:
+//
+//	event: updates|dUpdates
+//	id: <Message.ID, the replication offset>
+//	data: <the JSON of package assembler's schema>
+//
+// with a comment line (": keepalive") every Config.Keepalive. A client
+// that reconnects with Last-Event-ID gets the messages after that ID when
+// the assembler still keeps them, else a fresh updates. The query's match
+// parameters (?match=sysmon:h1:*&match=...) choose the keys among those
+// the assembler holds (default: all of them).
+//
+// WebSocket: one text frame per message,
+//
+//	{"event":"updates","id":N,"data":{...}}
+//
+// and the client may send {"add":[patterns]}, {"remove":[patterns]} or
+// {"match":[patterns]} (replace) to change its selection; it then gets a
+// fresh updates of the new selection (with no patterns left, an updates
+// with no windows, and nothing more until it adds one).
+package live

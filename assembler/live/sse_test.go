@@ -1,0 +1,153 @@
+package live_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/redtap/redtap/assembler/live"
+)
+
+func TestSSEUpdatesThenDeltas(t *testing.T) {
+	src, h := newHub(t, 10*time.Millisecond)
+	srv := serve(t, h.SSE())
+
+	c := dialSSE(t, srv.URL, "") // before the snapshot: it waits for it
+	src.snapshot(100, "a:1", "b:1")
+	e := c.next(t)
+	require.Equal(t, "updates", e.Event)
+	require.EqualValues(t, 100, e.ID)
+	require.Equal(t, []string{"a:1", "b:1"}, keysOf(t, e.Data))
+
+	src.zadd(150, "a:1", 1, "m1")
+	e = c.next(t)
+	require.Equal(t, "dUpdates", e.Event)
+	require.EqualValues(t, 150, e.ID)
+	require.Equal(t, []string{"a:1/m1"}, setIDs(t, e.Data))
+}
+
+func TestSSEMatch(t *testing.T) {
+	src, h := newHub(t, 10*time.Millisecond)
+	srv := serve(t, h.SSE())
+	src.snapshot(100, "a:1", "a:2", "b:1")
+
+	c := dialSSE(t, srv.URL+"?match=a:*&match=b:1", "")
+	require.Equal(t, []string{"a:1", "a:2", "b:1"}, keysOf(t, c.next(t).Data))
+	c = dialSSE(t, srv.URL+"?match=a:2", "")
+	require.Equal(t, []string{"a:2"}, keysOf(t, c.next(t).Data))
+
+	src.zadd(110, "a:1", 1, "x") // not selected
+	src.zadd(120, "a:2", 1, "y")
+	e := c.next(t)
+	require.Equal(t, "dUpdates", e.Event)
+	require.Equal(t, []string{"a:2/y"}, setIDs(t, e.Data))
+
+	resp, err := http.Get(srv.URL + "?match=")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+func TestSSEResume(t *testing.T) {
+	src, h := newHub(t, 10*time.Millisecond)
+	srv := serve(t, h.SSE())
+	src.snapshot(100, "a:1")
+
+	c := dialSSE(t, srv.URL, "")
+	require.Equal(t, "updates", c.next(t).Event)
+	src.zadd(110, "a:1", 1, "m1")
+	e := c.next(t)
+	require.Equal(t, "dUpdates", e.Event)
+	c.close()
+
+	// Missed while away: two changes in two intervals (one Tick each, as
+	// the hub waits for each message to reach the viewer below).
+	ch, cancel, err := live.Chan(h.Assembler(), nil, 8)
+	require.NoError(t, err)
+	defer cancel()
+	require.Equal(t, "updates", (<-ch).Event)
+	src.zadd(120, "a:1", 2, "m2")
+	require.EqualValues(t, 120, (<-ch).ID)
+	src.zadd(130, "a:1", 3, "m3")
+	require.EqualValues(t, 130, (<-ch).ID)
+
+	c = dialSSE(t, srv.URL, strconv.FormatInt(e.ID, 10))
+	e = c.next(t)
+	require.Equal(t, "dUpdates", e.Event, "resumed after the last event seen")
+	require.EqualValues(t, 120, e.ID)
+	require.Equal(t, []string{"a:1/m2"}, setIDs(t, e.Data))
+	e = c.next(t)
+	require.EqualValues(t, 130, e.ID)
+
+	// An ID the assembler does not know: a fresh updates.
+	c = dialSSE(t, srv.URL, "99999")
+	e = c.next(t)
+	require.Equal(t, "updates", e.Event)
+	require.EqualValues(t, 130, e.ID)
+}
+
+func TestSSECleanup(t *testing.T) {
+	src, h := newHub(t, 10*time.Millisecond)
+	srv := serve(t, h.SSE())
+	src.snapshot(100, "a:1")
+	// Warm up: the client's transport and the server's connection.
+	c := dialSSE(t, srv.URL, "")
+	c.next(t)
+	c.close()
+	base := settle(t, h)
+
+	for i := range 50 {
+		c := dialSSE(t, srv.URL+fmt.Sprintf("?match=a:%d", i%3), "")
+		if i%2 == 0 {
+			c.next(t)
+		}
+		c.close()
+	}
+	require.LessOrEqual(t, settle(t, h), base, "goroutines left behind")
+}
+
+// settle waits until no viewer is subscribed and the number of goroutines
+// is steady, and returns it.
+func settle(t *testing.T, h *live.Hub) int {
+	t.Helper()
+	http.DefaultClient.CloseIdleConnections()
+	require.Eventually(t, func() bool { return h.Assembler().Stats().Subscribers == 0 },
+		time.Minute, 10*time.Millisecond, "every viewer unsubscribed")
+	n, same := -1, 0
+	require.Eventually(t, func() bool {
+		g := runtime.NumGoroutine()
+		if g == n {
+			same++
+		} else {
+			n, same = g, 0
+		}
+		return same == 5
+	}, time.Minute, 20*time.Millisecond)
+	return n
+}
+
+func TestSSEHubStopped(t *testing.T) {
+	src, h := newHub(t, 10*time.Millisecond)
+	srv := serve(t, h.SSE())
+	src.snapshot(100, "a:1")
+	c := dialSSE(t, srv.URL, "")
+	c.next(t)
+
+	close(src) // io.EOF: the hub stops, and the stream ends
+	<-h.Done()
+	_, err := c.r.ReadString('\n')
+	require.Error(t, err)
+	require.NoError(t, h.Close())
+	require.ErrorIs(t, h.Err(), io.EOF)
+
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
