@@ -12,12 +12,12 @@ func (a *Assembler) Apply(b *monitor.Batch) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.clock()
-	a.now = now.UnixMilli()
-	a.carry, a.popped, a.poppedOK = nil, nil, false
+	a.batch.now = now.UnixMilli()
+	a.batch.carry, a.batch.popped, a.batch.poppedOK = nil, nil, false
 	for i := range b.Events {
 		a.event(&b.Events[i], b)
 	}
-	a.carry, a.popped = nil, nil
+	a.batch.carry, a.batch.popped = nil, nil
 	a.offset = b.Offset
 	a.enforce()
 	if a.ready && a.cfg.Interval == AtOnce {
@@ -50,7 +50,7 @@ func (a *Assembler) event(e *monitor.Event, b *monitor.Batch) {
 			return
 		}
 		if en.Chunk == 0 || s.val == nil || s.val.typ != en.Type {
-			v := newValue(en.Type, a.now)
+			v := newValue(en.Type, a.batch.now)
 			v.load(en)
 			a.setVal(s, v)
 			return
@@ -86,7 +86,7 @@ func (a *Assembler) update(s *slot, f func(v *value) bool) {
 	if !f(v) {
 		v.stale = true
 	}
-	v.mtime = a.now
+	v.mtime = a.batch.now
 	a.entries += v.n - n
 	a.bytes += v.bytes - b
 	a.markDirty(s)
@@ -155,13 +155,13 @@ func (a *Assembler) change(e *monitor.Event) {
 			return
 		}
 		s := a.lookup(e.DB, e.Key)
-		a.carry = nil
+		a.batch.carry = nil
 		if s == nil || s.val == nil {
 			return // not held: the destination becomes unknown
 		}
-		a.carry = s.val
+		a.batch.carry = s.val
 		if e.Op == monitor.OpCopyFrom {
-			a.carry = s.val.clone()
+			a.batch.carry = s.val.clone()
 		} else {
 			a.setVal(s, nil)
 		}
@@ -174,17 +174,17 @@ func (a *Assembler) change(e *monitor.Event) {
 		if s == nil {
 			return
 		}
-		v := a.carry
+		v := a.batch.carry
 		if v == nil {
-			v = newValue(0, a.now)
+			v = newValue(0, a.batch.now)
 			v.stale = true
 		}
-		a.carry = nil
+		a.batch.carry = nil
 		a.setVal(s, v)
 		return
 	}
 	if (e.Op == monitor.OpLPop || e.Op == monitor.OpRPop) && e.Other != nil {
-		a.popped, a.poppedOK = nil, false
+		a.batch.popped, a.batch.poppedOK = nil, false
 	}
 	s := a.lookup(e.DB, e.Key)
 	if s == nil {
@@ -200,7 +200,7 @@ func (a *Assembler) change(e *monitor.Event) {
 		// The master deletes an expired key with a DEL it propagates.
 		return
 	case monitor.OpSet:
-		v := newValue(rdb.TypeString, a.now)
+		v := newValue(rdb.TypeString, a.batch.now)
 		v.setStr([]byte(string(e.Value)))
 		a.setVal(s, v)
 		return
@@ -208,7 +208,7 @@ func (a *Assembler) change(e *monitor.Event) {
 		// Without a view the change cannot be followed: the key is unknown
 		// (it may be one the command only read).
 		if s.val == nil {
-			v := newValue(e.Type, a.now)
+			v := newValue(e.Type, a.batch.now)
 			v.stale = true
 			a.setVal(s, v)
 			return
@@ -223,12 +223,12 @@ func (a *Assembler) change(e *monitor.Event) {
 		if !creates(e) {
 			return // a no-op on a missing key
 		}
-		v := newValue(e.Op.Type(), a.now)
+		v := newValue(e.Op.Type(), a.batch.now)
 		v.stale = a.unsure
 		a.setVal(s, v)
 	} else if s.val.typ == 0 {
 		// An unknown value takes the type of what is done to it.
-		v := newValue(e.Op.Type(), a.now)
+		v := newValue(e.Op.Type(), a.batch.now)
 		v.stale = true
 		a.setVal(s, v)
 	}
@@ -248,13 +248,13 @@ func (a *Assembler) change(e *monitor.Event) {
 func (a *Assembler) listMove(v *value, e *monitor.Event) bool {
 	switch e.Op {
 	case monitor.OpLPop, monitor.OpRPop:
-		a.popped, a.poppedOK = nil, false
+		a.batch.popped, a.batch.poppedOK = nil, false
 		if len(v.list) > 0 && !v.cut {
-			a.poppedOK = !v.stale
+			a.batch.poppedOK = !v.stale
 			if e.Op == monitor.OpLPop {
-				a.popped = v.list[0]
+				a.batch.popped = v.list[0]
 			} else {
-				a.popped = v.list[len(v.list)-1]
+				a.batch.popped = v.list[len(v.list)-1]
 			}
 		}
 		if v.cut {
@@ -262,15 +262,15 @@ func (a *Assembler) listMove(v *value, e *monitor.Event) bool {
 		}
 		return v.applyList(e)
 	case monitor.OpLPush, monitor.OpRPush:
-		if a.popped == nil || v.cut {
+		if a.batch.popped == nil || v.cut {
 			return false
 		}
-		el := a.popped
-		a.popped = nil
+		el := a.batch.popped
+		a.batch.popped = nil
 		ev := *e
 		ev.Elems = [][]byte{el}
 		ok := v.applyList(&ev)
-		return ok && a.poppedOK
+		return ok && a.batch.poppedOK
 	}
 	return v.apply(e)
 }

@@ -75,30 +75,44 @@ type Assembler struct {
 	entries int
 	bytes   int64
 
-	ready       bool  // a snapshot is complete
-	unsure      bool  // changes were missed: keys created from now on are stale
-	offset      int64 // after the last batch applied
-	shownOffset int64 // of the last flush
-	lastID      int64 // of the last flush
-	gen         uint64
-	lastFlush   time.Time
-	nextAge     int64 // earliest slot ageAt, 0: none
+	ready  bool       // a snapshot is complete
+	unsure bool       // changes were missed: keys created from now on are stale
+	offset int64      // after the last batch applied
+	shown  shownState // what the last flush showed
 
 	groups map[string]*group
 	subs   map[*Subscription]struct{}
 
-	// Batch scratch: the value RENAME/MOVE/COPY carries from its first
-	// event to its second, the element LMOVE carries.
+	batch   batchState   // scratch of Apply
+	scratch flushScratch // scratch of refresh
+
+	st Stats
+}
+
+// shownState is what the last flush showed subscribers.
+type shownState struct {
+	offset  int64     // the offset of the windows shown
+	lastID  int64     // the ID of the last message
+	gen     uint64    // grows whenever the shown state changes (updates are cached per gen)
+	at      time.Time // when the last flush ran
+	nextAge int64     // earliest slot ageAt, 0: none
+}
+
+// batchState is what Apply carries from one event of a batch to the next.
+type batchState struct {
+	now int64 // Unix ms of the clock when the batch came
+	// carry is the value RENAME/MOVE/COPY carries from its first event to
+	// its second; popped the element LMOVE carries (poppedOK: known, not
+	// stale).
 	carry    *value
 	popped   []byte
 	poppedOK bool
-	now      int64
+}
 
-	// Scratch space of refresh.
+// flushScratch is the scratch space of refresh, kept between flushes.
+type flushScratch struct {
 	seen map[string]struct{}
 	old  map[string][]byte
-
-	st Stats
 }
 
 // Stats are an Assembler's counters.

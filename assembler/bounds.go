@@ -36,7 +36,7 @@ func (a *Assembler) enforce() {
 // ageWindows marks dirty the slots whose shown windows MaxAge changes by
 // now.
 func (a *Assembler) ageWindows(now int64) {
-	if a.nextAge == 0 || now < a.nextAge {
+	if a.shown.nextAge == 0 || now < a.shown.nextAge {
 		return
 	}
 	for _, s := range a.slots {
@@ -47,10 +47,10 @@ func (a *Assembler) ageWindows(now int64) {
 }
 
 func (a *Assembler) computeNextAge() {
-	a.nextAge = 0
+	a.shown.nextAge = 0
 	for _, s := range a.slots {
-		if s.ageAt != 0 && (a.nextAge == 0 || s.ageAt < a.nextAge) {
-			a.nextAge = s.ageAt
+		if s.ageAt != 0 && (a.shown.nextAge == 0 || s.ageAt < a.shown.nextAge) {
+			a.shown.nextAge = s.ageAt
 		}
 	}
 }

@@ -91,8 +91,8 @@ func New(cfg Config) (*Assembler, error) {
 		return nil, fmt.Errorf("%w: no Windows", ErrConfig)
 	}
 	a := &Assembler{cfg: cfg, slots: make(map[slotKey]*slot), groups: make(map[string]*group),
-		subs: make(map[*Subscription]struct{}), lastID: -1,
-		seen: make(map[string]struct{}), old: make(map[string][]byte)}
+		subs: make(map[*Subscription]struct{}), shown: shownState{lastID: -1},
+		scratch: flushScratch{seen: make(map[string]struct{}), old: make(map[string][]byte)}}
 	for i, w := range cfg.Windows {
 		if w.Match == "" {
 			return nil, fmt.Errorf("%w: Windows[%d]: empty Match", ErrConfig, i)

@@ -19,7 +19,7 @@ func (a *Assembler) Tick() {
 	defer a.mu.Unlock()
 	now := a.clock()
 	iv := max(a.cfg.Interval, 0)
-	if a.ready && now.Sub(a.lastFlush) >= iv {
+	if a.ready && now.Sub(a.shown.at) >= iv {
 		a.flush(now)
 	}
 	for s := range a.subs {
@@ -37,12 +37,12 @@ func (a *Assembler) refresh(s *slot, now int64, withDelta bool) []byte {
 	var typ rdb.Type
 	stale := false
 	if exists {
-		w = window(s.val, s.spec, now, s.spare, a.seen)
+		w = window(s.val, s.spec, now, s.spare, a.scratch.seen)
 		typ, stale = s.val.typ, s.val.stale
 	}
 	var d []byte
 	if withDelta && (exists || s.shownExists) {
-		d = delta(s, w, exists, typ, stale, a.old)
+		d = delta(s, w, exists, typ, stale, a.scratch.old)
 	}
 	s.spare = s.shown
 	if !exists {
@@ -132,7 +132,7 @@ type keyDelta struct {
 
 // flush delivers the deltas since the last flush.
 func (a *Assembler) flush(now time.Time) {
-	a.lastFlush = now
+	a.shown.at = now
 	ms := now.UnixMilli()
 	a.ageWindows(ms)
 	if len(a.dirty) == 0 {
@@ -152,9 +152,9 @@ func (a *Assembler) flush(now time.Time) {
 	if len(ds) == 0 {
 		return
 	}
-	a.gen++
-	a.shownOffset = a.offset
-	a.lastID = max(a.offset, a.lastID+1)
+	a.shown.gen++
+	a.shown.offset = a.offset
+	a.shown.lastID = max(a.offset, a.shown.lastID+1)
 	for _, g := range a.groups {
 		var m []byte
 		for _, d := range ds {
@@ -162,7 +162,7 @@ func (a *Assembler) flush(now time.Time) {
 				continue
 			}
 			if m == nil {
-				m = fmt.Appendf(nil, `{"offset":%d,"deltas":[`, a.shownOffset)
+				m = fmt.Appendf(nil, `{"offset":%d,"deltas":[`, a.shown.offset)
 			} else {
 				m = append(m, ',')
 			}
@@ -171,7 +171,7 @@ func (a *Assembler) flush(now time.Time) {
 		if m == nil {
 			continue
 		}
-		msg := Message{Event: "dUpdates", ID: a.lastID, Data: append(m, "]}"...)}
+		msg := Message{Event: "dUpdates", ID: a.shown.lastID, Data: append(m, "]}"...)}
 		a.record(g, msg)
 		for _, s := range g.subs {
 			a.deliver(s, msg)
@@ -192,12 +192,12 @@ func (a *Assembler) snapshotDone() {
 	a.dirty = a.dirty[:0]
 	a.computeNextAge()
 	a.ready = true
-	a.lastFlush = now
-	a.gen++
-	a.shownOffset = a.offset
-	a.lastID = max(a.offset, a.lastID+1)
+	a.shown.at = now
+	a.shown.gen++
+	a.shown.offset = a.offset
+	a.shown.lastID = max(a.offset, a.shown.lastID+1)
 	for _, g := range a.groups {
-		g.hist, g.histFloor = nil, a.lastID
+		g.hist, g.histFloor = nil, a.shown.lastID
 	}
 	for s := range a.subs {
 		s.queue, s.queueBytes = nil, 0
@@ -226,10 +226,10 @@ func (a *Assembler) sortedSlots() []*slot {
 // updates returns the group's updates message of the shown state,
 // encoding it once per flush.
 func (a *Assembler) updates(g *group) Message {
-	if g.updGen == a.gen && g.upd.Data != nil {
+	if g.updGen == a.shown.gen && g.upd.Data != nil {
 		return g.upd
 	}
-	m := fmt.Appendf(nil, `{"offset":%d,"windows":[`, a.shownOffset)
+	m := fmt.Appendf(nil, `{"offset":%d,"windows":[`, a.shown.offset)
 	first := true
 	for _, s := range a.sortedSlots() {
 		if !g.match([]byte(s.key)) {
@@ -252,7 +252,7 @@ func (a *Assembler) updates(g *group) Message {
 		}
 		m = append(m, "]}"...)
 	}
-	g.upd = Message{Event: "updates", ID: a.lastID, Data: append(m, "]}"...)}
-	g.updGen = a.gen
+	g.upd = Message{Event: "updates", ID: a.shown.lastID, Data: append(m, "]}"...)}
+	g.updGen = a.shown.gen
 	return g.upd
 }
