@@ -85,24 +85,24 @@ func appendString(dst []Event, id cmdID, db int, args [][]byte, off int64, tx bo
 		if argc != 4 {
 			return dst, rdb.TypeString, false
 		}
-		off, ok := parseInt(args[2])
-		if !ok || off < 0 {
+		at, ok := parseInt(args[2])
+		if !ok || at < 0 {
 			return dst, rdb.TypeString, false
 		}
 		e := keyEvent(&dst, OpSetRange, db, args, 1, off, tx)
-		e.N = off
+		e.N = at
 		e.setValue(args, 3)
 		return dst, rdb.TypeString, true
 	case cmdSetBit:
 		if argc != 4 {
 			return dst, rdb.TypeString, false
 		}
-		off, ok := parseInt(args[2])
-		if !ok || off < 0 || len(args[3]) != 1 || args[3][0] != '0' && args[3][0] != '1' {
+		at, ok := parseInt(args[2])
+		if !ok || at < 0 || len(args[3]) != 1 || args[3][0] != '0' && args[3][0] != '1' {
 			return dst, rdb.TypeString, false
 		}
 		e := keyEvent(&dst, OpSetBit, db, args, 1, off, tx)
-		e.N, e.M = off, int64(args[3][0]-'0')
+		e.N, e.M = at, int64(args[3][0]-'0')
 		return dst, rdb.TypeString, true
 	}
 	return dst, rdb.TypeString, false
