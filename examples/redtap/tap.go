@@ -148,7 +148,7 @@ func (o *tapOptions) config() (replica.Config, error) {
 	if o.chunk > 0 {
 		cfg.RDBOptions = append(cfg.RDBOptions, rdb.WithChunkSize(o.chunk))
 	}
-	cfg.DualChannel = o.dual
+	cfg.DualChannel.Mode = o.dual
 	return cfg, nil
 }
 
