@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redtap/redtap/examples/internal/tlsflags"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
@@ -21,12 +20,7 @@ type tapOptions struct {
 	addr       string
 	user       string
 	password   string
-	tls        bool
-	cacert     string
-	cert       string
-	key        string
-	insecure   bool
-	serverName string
+	tls        tlsflags.Flags
 	checkpoint string
 	snapshot   string
 	format     string
@@ -49,12 +43,7 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	fs.StringVar(&o.addr, "addr", "", "master address `HOST:PORT` (required)")
 	fs.StringVar(&o.user, "user", "", "ACL user (default: the default user); it needs +psync +replconf +ping")
 	fs.StringVar(&o.password, "password", "", "password (default: $REDISCLI_AUTH)")
-	fs.BoolVar(&o.tls, "tls", false, "connect with TLS (implied by --cacert, --cert, --insecure, --server-name)")
-	fs.StringVar(&o.cacert, "cacert", "", "PEM `FILE` of the CA to verify the server with (default: the system roots)")
-	fs.StringVar(&o.cert, "cert", "", "PEM `FILE` of the client certificate (with --key)")
-	fs.StringVar(&o.key, "key", "", "PEM `FILE` of the client certificate's private key")
-	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate")
-	fs.StringVar(&o.serverName, "server-name", "", "server `NAME` to verify (default: the host of --addr)")
+	o.tls.Register(fs, true)
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "JSON `FILE` {\"replid\":...,\"offset\":N} to resume from and to keep up to date (rewritten atomically)")
 	fs.StringVar(&o.snapshot, "snapshot", "full", "what to do with the snapshot: full (write it), skip (stream only) or only (snapshot, then exit)")
 	fs.StringVar(&o.format, "format", formatJSONL, "output format: jsonl, resp (for redis-cli --pipe) or none")
@@ -80,7 +69,7 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 		return nil, usageErr(fs, "unexpected arguments %q", fs.Args())
 	case o.addr == "":
 		return nil, usageErr(fs, "--addr is required")
-	case (o.cert == "") != (o.key == ""):
+	case !o.tls.Paired():
 		return nil, usageErr(fs, "--cert and --key go together")
 	case o.db < -1:
 		return nil, usageErr(fs, "--db %d: want a database number", o.db)
@@ -95,45 +84,17 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	if err := checkChunk(fs, o.chunk); err != nil {
 		return nil, err
 	}
-	if o.cacert != "" || o.cert != "" || o.insecure || o.serverName != "" {
-		o.tls = true
-	}
+	o.tls.Imply()
 	if o.password == "" && !isFlagSet(fs, "password") {
 		o.password = os.Getenv("REDISCLI_AUTH")
 	}
 	return o, nil
 }
 
-func (o *tapOptions) tlsConfig() (*tls.Config, error) {
-	if !o.tls {
-		return nil, nil
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.serverName, InsecureSkipVerify: o.insecure}
-	if o.cacert != "" {
-		pem, err := os.ReadFile(o.cacert)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate found", o.cacert)
-		}
-		c.RootCAs = pool
-	}
-	if o.cert != "" {
-		cert, err := tls.LoadX509KeyPair(o.cert, o.key)
-		if err != nil {
-			return nil, err
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
-}
-
 func (o *tapOptions) config() (replica.Config, error) {
 	cfg := replica.Config{Addr: o.addr, Username: o.user, Password: o.password}
 	var err error
-	if cfg.TLS, err = o.tlsConfig(); err != nil {
+	if cfg.TLS, err = o.tls.Config(); err != nil {
 		return cfg, err
 	}
 	switch o.snapshot {
