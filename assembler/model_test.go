@@ -606,7 +606,7 @@ func TestModel(t *testing.T) {
 				}
 				slow.full = step%10 < 4 && step%20 < 10 || step%20 == 13 // streaks past MaxPending, and single refusals
 				r.c.Add(time.Duration(g.r.IntN(3)) * 500 * time.Millisecond)
-				due := r.c.t.Sub(r.a.lastFlush) >= DefaultInterval
+				due := r.c.t.Sub(r.a.shown.at) >= DefaultInterval
 				r.a.Tick()
 				r.sync()
 				check := func(name string, v *view) {

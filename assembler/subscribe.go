@@ -72,7 +72,7 @@ func (a *Assembler) group(patterns []string) (*group, error) {
 	if g := a.groups[name]; g != nil {
 		return g, nil
 	}
-	g := &group{name: name, histFloor: a.lastID}
+	g := &group{name: name, histFloor: a.shown.lastID}
 	for _, p := range ps {
 		g.pats = append(g.pats, []byte(p))
 	}
@@ -101,7 +101,7 @@ func (a *Assembler) Subscribe(sink Sink, patterns []string, lastEventID int64) (
 	}
 	s := &Subscription{a: a, sink: sink, group: g, behind: true}
 	a.join(s, g)
-	if a.ready && lastEventID >= 0 && lastEventID >= g.histFloor && lastEventID <= a.lastID {
+	if a.ready && lastEventID >= 0 && lastEventID >= g.histFloor && lastEventID <= a.shown.lastID {
 		s.behind = false
 		for _, m := range g.hist {
 			if m.ID > lastEventID {

@@ -343,6 +343,25 @@ func listIndex(i int64, n int) (int, bool) {
 	return int(i), true
 }
 
+// rangeIndex resolves a Redis range of indexes start..stop, both included
+// and negative from the end (LTRIM's, ZREMRANGEBYRANK's), over n elements
+// to the slice bounds [i:j]; ok is false when the range is empty.
+func rangeIndex(start, stop int64, n int) (i, j int, ok bool) {
+	nn := int64(n)
+	if start < 0 {
+		start += nn
+	}
+	if stop < 0 {
+		stop += nn
+	}
+	start = max(start, 0)
+	if start > stop || start >= nn {
+		return 0, 0, false
+	}
+	stop = min(stop, nn-1)
+	return int(start), int(stop + 1), true
+}
+
 // applyList applies a list operation; popped is what a pop removed (the
 // element an LMOVE hands to its push).
 func (v *value) applyList(e *monitor.Event) bool {
@@ -378,25 +397,12 @@ func (v *value) applyList(e *monitor.Event) bool {
 		nl[i] = bytes.Clone(e.Value)
 		v.listSet(nl)
 	case monitor.OpLTrim:
-		n := int64(len(l))
-		start, stop := e.N, e.M
-		if start < 0 {
-			start += n
-		}
-		if stop < 0 {
-			stop += n
-		}
-		if start < 0 {
-			start = 0
-		}
-		if start > stop || start >= n {
+		i, j, ok := rangeIndex(e.N, e.M, len(l))
+		if !ok {
 			v.listSet(nil)
 			break
 		}
-		if stop >= n {
-			stop = n - 1
-		}
-		v.listSet(slices.Clone(l[start : stop+1]))
+		v.listSet(slices.Clone(l[i:j]))
 	case monitor.OpLInsert:
 		i := slices.IndexFunc(l, func(x []byte) bool { return bytes.Equal(x, e.Field) })
 		if i < 0 {

@@ -263,22 +263,9 @@ func (v *value) zremRank(start, stop int64) bool {
 		}
 		return false
 	}
-	if start < 0 {
-		start += n
+	if i, j, ok := rangeIndex(start, stop, len(z.sorted)); ok {
+		v.zdelRange(i, j)
 	}
-	if stop < 0 {
-		stop += n
-	}
-	if start < 0 {
-		start = 0
-	}
-	if start > stop || start >= n {
-		return true
-	}
-	if stop >= n {
-		stop = n - 1
-	}
-	v.zdelRange(int(start), int(stop+1))
 	return true
 }
 

@@ -82,7 +82,8 @@ const (
 )
 
 // cmdNames lists the known commands with their id and the type of key
-// they imply (0: any type).
+// they imply (0: any type). appendTyped hands a command to the builder of its
+// family by that type: a command with a typed view has its family's type.
 var cmdNames = []struct {
 	name string
 	id   cmdID

@@ -256,7 +256,7 @@ func TestSlowBlock(t *testing.T) {
 		require.Eventually(t, func() bool {
 			m.mu.Lock()
 			defer m.mu.Unlock()
-			return m.pend != nil && stalled.waitedOn
+			return m.dist.pend != nil && stalled.wait.waitedOn
 		}, time.Minute, time.Millisecond)
 		require.Equal(t, reads, src.Reads())
 		cancel()
@@ -490,7 +490,7 @@ func TestCloseUnblocks(t *testing.T) {
 	require.Eventually(t, func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return m.pumping && len(m.pumpWait) == 1
+		return m.pump.held && len(m.pump.wait) == 1
 	}, time.Minute, time.Millisecond)
 	require.NoError(t, s2.Close()) // one of them; the other goes on
 	require.NoError(t, m.Close())
@@ -515,7 +515,7 @@ func TestSubscriberCloseUnblocks(t *testing.T) {
 	require.Eventually(t, func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return m.pumping
+		return m.pump.held
 	}, time.Minute, time.Millisecond)
 	require.NoError(t, s.Close())
 	require.ErrorIs(t, <-done, ErrClosed)
@@ -642,7 +642,7 @@ func TestBlocksRecycled(t *testing.T) {
 	require.NoError(t, err)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	require.NotEmpty(t, m.ar.free, "blocks come back")
+	require.NotEmpty(t, m.build.ar.free, "blocks come back")
 }
 
 // gateSource delivers the events sent on its channel, waiting for them.
@@ -677,7 +677,7 @@ func TestPumpHandOff(t *testing.T) {
 	require.Eventually(t, func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return m.pumping
+		return m.pump.held
 	}, time.Minute, time.Millisecond)
 	berr, cgot := make(chan error, 1), make(chan *Batch, 1)
 	go func() {
@@ -693,7 +693,7 @@ func TestPumpHandOff(t *testing.T) {
 	require.Eventually(t, func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		return len(m.pumpWait) == 2
+		return len(m.pump.wait) == 2
 	}, time.Minute, time.Millisecond)
 	require.NoError(t, b.Close())
 	require.ErrorIs(t, <-berr, ErrClosed)

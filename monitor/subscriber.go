@@ -3,46 +3,11 @@ package monitor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
-	"strconv"
 
 	"github.com/redtap/redtap/replica"
 )
-
-// SlowPolicy says what happens when a subscriber's queue is full.
-type SlowPolicy uint8
-
-// The slow-subscriber policies.
-const (
-	// Block (the default): the monitor waits until the subscriber makes
-	// room. Every other subscriber waits too, the source is not read, and
-	// with a replica the backpressure reaches the master (see package
-	// replica). Lossless.
-	Block SlowPolicy = iota
-	// Drop: the subscriber is closed: its queue is dropped and its Next
-	// returns an error matching ErrSlowSubscriber. The others go on.
-	Drop
-	// Reset: the subscriber's queue is dropped and replaced by a Reset
-	// batch whose event's Err matches ErrSlowSubscriber, with the Offset of
-	// the batch that did not fit, which follows it; later batches are
-	// delivered as usual. The others go on.
-	Reset
-)
-
-// String returns "block", "drop" or "reset".
-func (p SlowPolicy) String() string {
-	switch p {
-	case Block:
-		return "block"
-	case Drop:
-		return "drop"
-	case Reset:
-		return "reset"
-	}
-	return "slowpolicy(" + strconv.Itoa(int(p)) + ")"
-}
 
 // SubscribeOption configures a Subscriber (see [Monitor.Subscribe]).
 type SubscribeOption interface{ apply(*Subscriber) error }
@@ -51,83 +16,50 @@ type subOptionFunc func(*Subscriber) error
 
 func (f subOptionFunc) apply(s *Subscriber) error { return f(s) }
 
-// Default queue bounds.
-const (
-	DefaultQueueLen   = 1024
-	DefaultQueueBytes = 64 << 20
-)
-
-// QueueLen bounds the subscriber's queue to n batches (default
-// DefaultQueueLen).
-func QueueLen(n int) SubscribeOption {
-	return subOptionFunc(func(s *Subscriber) error {
-		if n < 1 {
-			return fmt.Errorf("monitor: QueueLen %d, want 1 or more", n)
-		}
-		s.qlen = n
-		return nil
-	})
-}
-
-// QueueBytes bounds the memory the subscriber's queued batches hold to n
-// bytes (default DefaultQueueBytes): keys, values and events. A batch
-// always fits an empty queue, however large.
-func QueueBytes(n int64) SubscribeOption {
-	return subOptionFunc(func(s *Subscriber) error {
-		if n < 1 {
-			return fmt.Errorf("monitor: QueueBytes %d, want 1 or more", n)
-		}
-		s.qbytes = n
-		return nil
-	})
-}
-
-// OnSlow sets the policy for a full queue (default Block).
-func OnSlow(p SlowPolicy) SubscribeOption {
-	return subOptionFunc(func(s *Subscriber) error {
-		if p > Reset {
-			return fmt.Errorf("monitor: unknown SlowPolicy %d", p)
-		}
-		s.policy = p
-		return nil
-	})
-}
-
 // Subscriber receives the batches its filter selects, in source order.
 // Next (and All) must be called by one goroutine at a time; the other
 // methods may be called from any goroutine.
 type Subscriber struct {
-	m      *Monitor
-	policy SlowPolicy
-	qlen   int
-	qbytes int64
+	m *Monitor
 
 	closeCtx    context.Context // cancelled by Close, Drop and Monitor.Close
 	closeCancel context.CancelFunc
 	done        <-chan struct{}
-	wake        chan struct{} // a batch arrived, or the pump is free
-	space       chan struct{} // room in the queue for a waiting pump
 
 	// Guarded by m.mu.
 	f         *compiled
-	q         ring
-	bytes     int64
+	q         queue
 	err       error  // why Next fails once the queue is empty
 	since     uint64 // batches read before Subscribe
-	parked    bool   // Next waits for wake
-	wantPump  bool   // waits for the pump
-	inWait    bool   // has an entry in m.pumpWait (at most one)
-	handed    bool   // woken to take the free pump
-	waitedOn  bool   // the pump waits for room
+	wait      waitState
 	retOffset int64  // offset of the last batch Next returned
 	held      *Batch // the last batch Next returned, until the next call
 	committed replica.Position
 	st        SubscriberStats
 
 	// Next's goroutine only.
-	sctx       context.Context
-	sctxParent context.Context
-	sctxCancel context.CancelFunc
+	src readCtx
+}
+
+// waitState is how a subscriber waits, for a batch or for the pump, and
+// how the pump waits for room in its queue. The flags are guarded by m.mu.
+type waitState struct {
+	wake  chan struct{} // a batch arrived, or the pump is free
+	space chan struct{} // room in the queue for a waiting pump
+
+	parked   bool // Next waits for wake
+	wantPump bool // waits for the pump
+	inWait   bool // has an entry in m.pump.wait (at most one)
+	handed   bool // woken to take the free pump
+	waitedOn bool // the pump waits for room
+}
+
+// readCtx is the context a subscriber reads the source with, kept while
+// Next is called with the same parent (see sourceCtx).
+type readCtx struct {
+	ctx    context.Context
+	parent context.Context
+	cancel context.CancelFunc
 }
 
 // SubscriberStats are a subscriber's counters (see [Subscriber.Stats]).
@@ -161,8 +93,8 @@ func (m *Monitor) Subscribe(f Filter, opts ...SubscribeOption) (*Subscriber, err
 	if err != nil {
 		return nil, err
 	}
-	s := &Subscriber{m: m, qlen: DefaultQueueLen, qbytes: DefaultQueueBytes, f: c,
-		wake: make(chan struct{}, 1), space: make(chan struct{}, 1)}
+	s := &Subscriber{m: m, q: queue{maxLen: DefaultQueueLen, maxBytes: DefaultQueueBytes}, f: c,
+		wait: waitState{wake: make(chan struct{}, 1), space: make(chan struct{}, 1)}}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("monitor: nil option")
@@ -171,7 +103,7 @@ func (m *Monitor) Subscribe(f Filter, opts ...SubscribeOption) (*Subscriber, err
 			return nil, err
 		}
 	}
-	s.q.buf = make([]*Batch, s.qlen+1) // +1: the Reset marker
+	s.q.buf = make([]*Batch, s.q.maxLen+1) // +1: the Reset marker
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -179,8 +111,8 @@ func (m *Monitor) Subscribe(f Filter, opts ...SubscribeOption) (*Subscriber, err
 	}
 	s.closeCtx, s.closeCancel = context.WithCancel(m.closeCtx)
 	s.done = s.closeCtx.Done()
-	s.since = m.seq
-	s.retOffset = m.offset
+	s.since = m.read.seq
+	s.retOffset = m.read.offset
 	subs := make([]*Subscriber, 0, len(m.subs)+1)
 	m.subs = append(append(subs, m.subs...), s)
 	return s, nil
@@ -208,11 +140,11 @@ func (s *Subscriber) Next(ctx context.Context) (*Batch, error) {
 	}
 	b, err := s.next(ctx)
 	s.held = b
-	s.wantPump = false // no longer waiting: its entry in m.pumpWait is skipped
-	if s.handed {
+	s.wait.wantPump = false // no longer waiting: its entry in m.pump.wait is skipped
+	if s.wait.handed {
 		// Woken to take the free pump, but not taking it: pass it on.
-		s.handed = false
-		if !m.pumping {
+		s.wait.handed = false
+		if !m.pump.held {
 			m.releasePumpLocked()
 		}
 	}
@@ -230,14 +162,14 @@ func (s *Subscriber) next(ctx context.Context) (*Batch, error) {
 		if s.err != nil {
 			return nil, s.err
 		}
-		if m.srcErr != nil {
-			return nil, m.srcErr
+		if m.read.err != nil {
+			return nil, m.read.err
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if !m.pumping {
-			m.pumping, s.handed, s.wantPump = true, false, false
+		if !m.pump.held {
+			m.pump.held, s.wait.handed, s.wait.wantPump = true, false, false
 			err := m.pumpLocked(ctx, s)
 			m.releasePumpLocked()
 			if err != nil && s.q.n == 0 {
@@ -246,22 +178,22 @@ func (s *Subscriber) next(ctx context.Context) (*Batch, error) {
 			continue
 		}
 		// Wait for a batch, or for the pump.
-		s.parked = true
-		s.wantPump = true
-		if !s.inWait {
-			s.inWait = true
-			m.pumpWait = append(m.pumpWait, s)
+		s.wait.parked = true
+		s.wait.wantPump = true
+		if !s.wait.inWait {
+			s.wait.inWait = true
+			m.pump.wait = append(m.pump.wait, s)
 		}
 		m.mu.Unlock()
 		var err error
 		select {
-		case <-s.wake:
+		case <-s.wait.wake:
 		case <-s.done:
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
 		m.mu.Lock()
-		s.parked = false
+		s.wait.parked = false
 		if err != nil && s.q.n == 0 {
 			return nil, err
 		}
@@ -347,27 +279,27 @@ func (s *Subscriber) change(fn func(*compiled) (Filter, error)) (int64, error) {
 // seenLocked is the offset of the last batch offered to s.
 func (s *Subscriber) seenLocked() int64 {
 	m := s.m
-	if p := m.pend; p != nil {
+	if p := m.dist.pend; p != nil {
 		for i := p.i; i < len(p.subs); i++ {
 			if p.subs[i] == s {
-				return m.doneOffset // not offered yet
+				return m.dist.doneOffset // not offered yet
 			}
 		}
 	}
-	return m.offset
+	return m.read.offset
 }
 
 // seenPosLocked is the position after the last batch offered to s.
 func (s *Subscriber) seenPosLocked() replica.Position {
 	m := s.m
-	if p := m.pend; p != nil {
+	if p := m.dist.pend; p != nil {
 		for i := p.i; i < len(p.subs); i++ {
 			if p.subs[i] == s {
-				return m.donePos
+				return m.dist.donePos
 			}
 		}
 	}
-	return m.pos
+	return m.read.pos
 }
 
 // Commit records that the subscriber has applied everything up to pos, the
@@ -382,7 +314,7 @@ func (s *Subscriber) seenPosLocked() replica.Position {
 func (s *Subscriber) Commit(pos replica.Position) {
 	m := s.m
 	m.mu.Lock()
-	if s.err != nil || pos.IsZero() || pos.Offset < m.syncOffset || pos.Offset <= s.committed.Offset {
+	if s.err != nil || pos.IsZero() || pos.Offset < m.read.syncOffset || pos.Offset <= s.committed.Offset {
 		m.mu.Unlock()
 		return
 	}
@@ -415,12 +347,12 @@ func (s *Subscriber) Stats() SubscriberStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := s.st
-	st.Queued, st.QueuedBytes = s.q.n, s.bytes
+	st.Queued, st.QueuedBytes = s.q.n, s.q.bytes
 	st.Offset = s.retOffset
 	if s.q.n == 0 && s.err == nil {
 		st.Offset = s.seenLocked()
 	}
-	st.Lag = max(0, m.offset-st.Offset)
+	st.Lag = max(0, m.read.offset-st.Offset)
 	return st
 }
 
@@ -447,7 +379,7 @@ func (s *Subscriber) end(err error) {
 	for s.q.n > 0 {
 		s.m.releaseLocked(s.q.pop())
 	}
-	s.bytes = 0
+	s.q.bytes = 0
 	if s.closeCancel != nil {
 		s.closeCancel()
 	}
@@ -456,7 +388,7 @@ func (s *Subscriber) end(err error) {
 // signal wakes s if it waits in Next.
 func (s *Subscriber) signal() {
 	select {
-	case s.wake <- struct{}{}:
+	case s.wait.wake <- struct{}{}:
 	default:
 	}
 }
@@ -465,18 +397,18 @@ func (s *Subscriber) signal() {
 // or when s or the monitor is closed. It is kept while callers pass the
 // same ctx, so that Next allocates nothing in the common loop.
 func (s *Subscriber) sourceCtx(ctx context.Context) context.Context {
-	if s.sctx != nil && s.sctxParent == ctx {
+	if s.src.ctx != nil && s.src.parent == ctx {
 		// Still live: Next returns before pumping when ctx is done or s
 		// closed, the only ways it ends.
-		return s.sctx
+		return s.src.ctx
 	}
-	if s.sctxCancel != nil {
-		s.sctxCancel()
+	if s.src.cancel != nil {
+		s.src.cancel()
 	}
 	c, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(s.closeCtx, cancel)
-	s.sctx, s.sctxParent = c, ctx
-	s.sctxCancel = func() { stop(); cancel() }
+	s.src.ctx, s.src.parent = c, ctx
+	s.src.cancel = func() { stop(); cancel() }
 	return c
 }
 
@@ -510,77 +442,4 @@ func (s *Subscriber) pick(b *Batch, ar *arena) *Batch {
 		}
 	}
 	return sub
-}
-
-// fits reports whether b fits in the queue.
-func (s *Subscriber) fits(b *Batch) bool {
-	return s.q.n == 0 || s.q.n < s.qlen && s.bytes+b.size <= s.qbytes
-}
-
-// push queues b and wakes s.
-func (s *Subscriber) push(b *Batch) {
-	if b.blk != nil {
-		b.blk.refs++
-	}
-	s.q.push(b)
-	s.bytes += b.size
-	if s.parked {
-		s.signal()
-	}
-}
-
-// pop dequeues the next batch (m.mu held).
-func (s *Subscriber) pop() *Batch {
-	if s.q.n == 0 {
-		return nil
-	}
-	b := s.q.pop()
-	s.bytes -= b.size
-	s.retOffset = b.Offset
-	s.st.Delivered++
-	s.st.Events += int64(len(b.Events))
-	if s.waitedOn {
-		select {
-		case s.space <- struct{}{}:
-		default:
-		}
-	}
-	return b
-}
-
-// resetLocked replaces the queue with a Reset batch (the Reset policy).
-func (s *Subscriber) resetLocked(offset int64) {
-	dropped := 0
-	for s.q.n > 0 {
-		b := s.q.pop()
-		if b.seq != 0 { // not an earlier Reset marker
-			dropped++
-		}
-		s.m.releaseLocked(b)
-	}
-	s.bytes = 0
-	s.st.Dropped += int64(dropped)
-	s.st.Resets++
-	err := fmt.Errorf("%w: %d batches dropped, queue full at offset %d", ErrSlowSubscriber, dropped, offset)
-	r := &Batch{Offset: offset, Events: []Event{{Kind: KindReset, Offset: offset, Err: err}}}
-	s.q.push(r)
-}
-
-// ring is a subscriber's queue.
-type ring struct {
-	buf     []*Batch
-	head, n int
-}
-
-func (r *ring) push(b *Batch) {
-	r.buf[(r.head+r.n)%len(r.buf)] = b
-	r.n++
-}
-
-func (r *ring) pop() *Batch {
-	b := r.buf[r.head]
-	r.buf[r.head] = nil
-	r.head = (r.head + 1) % len(r.buf)
-	r.n--
-	return b
 }

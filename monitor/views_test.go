@@ -280,6 +280,23 @@ func TestViewTypes(t *testing.T) {
 	}
 }
 
+// Every event carries the replication offset and Tx given to the builder,
+// whatever offsets its command's arguments hold (SETRANGE's, SETBIT's).
+func TestViewOffsets(t *testing.T) {
+	var keys [16]KeyRef
+	for _, args := range [][]string{
+		{"SET", "k", "v"}, {"SETRANGE", "k", "5", "ab"}, {"SETBIT", "k", "7", "1"},
+		{"LSET", "l", "3", "x"}, {"RENAME", "a", "b"}, {"XADD", "s", "*", "f", "v"},
+	} {
+		evs, _ := appendEvents(nil, keys[:0], 0, bargs(args...), 1234, true)
+		require.NotEmpty(t, evs, args)
+		for _, e := range evs {
+			require.Equal(t, int64(1234), e.Offset, "%q", args)
+			require.True(t, e.Tx, "%q", args)
+		}
+	}
+}
+
 // Malformed arguments never give a typed view: OpOther events (or a
 // db-wide one with Err), and no panic.
 func TestViewsMalformed(t *testing.T) {

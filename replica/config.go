@@ -69,25 +69,9 @@ type Config struct {
 	AnnounceIP    string
 	// Snapshot selects full (default), skip or only.
 	Snapshot SnapshotMode
-	// DualChannel selects Valkey's dual-channel replication for full syncs
-	// (Valkey 8+ with dual-channel-replication-enabled yes and diskless
-	// sync): the snapshot comes on a second connection while the master
-	// streams the writes made meanwhile on the first one, which the replica
-	// reads at once and holds (HoldMemory, HoldDir, HoldLimit), so the
-	// master's output buffer for the replica stays small however long the
-	// snapshot takes. The events are those of an ordinary full sync.
-	// DualChannelAuto (the default) asks for it and uses it when the master
-	// grants it; DualChannelOn fails (ErrSyncRefused) when the master
-	// answers with an ordinary full sync; DualChannelOff never asks.
-	DualChannel DualChannelMode
-	// HoldMemory bounds the memory holding the stream during a dual-channel
-	// snapshot (default 64 MiB); past it the stream goes to an unlinked
-	// temporary file in HoldDir (default os.TempDir()). HoldLimit bounds
-	// what is held in all (default 0: no bound but the disk); past it the
-	// session ends with ErrHoldLimit and the replica reconnects.
-	HoldMemory int64
-	HoldDir    string
-	HoldLimit  int64
+	// DualChannel configures Valkey's dual-channel replication for full
+	// syncs; the zero value asks for it and uses it when granted.
+	DualChannel DualChannelConfig
 	// Start is the position to resume from. When zero, Checkpointer.Load
 	// is asked; when that is zero too the replica starts fresh (PSYNC ? -1).
 	// Ignored with SnapshotOnly.
@@ -142,6 +126,29 @@ type Config struct {
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
+// DualChannelConfig configures Valkey's dual-channel replication for full
+// syncs (Valkey 8+ with dual-channel-replication-enabled yes and diskless
+// sync): the snapshot comes on a second connection while the master
+// streams the writes made meanwhile on the first one, which the replica
+// reads at once and holds (HoldMemory, HoldDir, HoldLimit), so the
+// master's output buffer for the replica stays small however long the
+// snapshot takes. The events are those of an ordinary full sync. Zero
+// values select the documented defaults.
+type DualChannelConfig struct {
+	// Mode: DualChannelAuto (the default) asks for it and uses it when the
+	// master grants it; DualChannelOn fails (ErrSyncRefused) when the
+	// master answers with an ordinary full sync; DualChannelOff never asks.
+	Mode DualChannelMode
+	// HoldMemory bounds the memory holding the stream during a dual-channel
+	// snapshot (default 64 MiB); past it the stream goes to an unlinked
+	// temporary file in HoldDir (default os.TempDir()). HoldLimit bounds
+	// what is held in all (default 0: no bound but the disk); past it the
+	// session ends with ErrHoldLimit and the replica reconnects.
+	HoldMemory int64
+	HoldDir    string
+	HoldLimit  int64
+}
+
 const (
 	defaultReadTimeout        = 60 * time.Second
 	defaultDialTimeout        = 10 * time.Second
@@ -174,14 +181,14 @@ func (c Config) withDefaults() (Config, error) {
 			return c, fmt.Errorf("replica: Config.%s %v is negative", name, d)
 		}
 	}
-	if c.DualChannel < DualChannelAuto || c.DualChannel > DualChannelOff {
-		return c, fmt.Errorf("replica: Config.DualChannel %d out of range", int(c.DualChannel))
+	if dc := &c.DualChannel; dc.Mode < DualChannelAuto || dc.Mode > DualChannelOff {
+		return c, fmt.Errorf("replica: Config.DualChannel.Mode %d out of range", int(dc.Mode))
 	}
-	if c.HoldMemory < 0 || c.HoldLimit < 0 {
-		return c, errors.New("replica: Config.HoldMemory and HoldLimit must not be negative")
+	if c.DualChannel.HoldMemory < 0 || c.DualChannel.HoldLimit < 0 {
+		return c, errors.New("replica: Config.DualChannel.HoldMemory and HoldLimit must not be negative")
 	}
-	if c.HoldMemory == 0 {
-		c.HoldMemory = defaultHoldMemory
+	if c.DualChannel.HoldMemory == 0 {
+		c.DualChannel.HoldMemory = defaultHoldMemory
 	}
 	if c.MaxRetries < -1 {
 		return c, fmt.Errorf("replica: Config.MaxRetries %d, want -1, 0 or more", c.MaxRetries)

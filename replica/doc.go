@@ -67,14 +67,14 @@
 // of keeping them in its output buffer, the usual reason why a replica of
 // a busy master is cut off during a long sync. The replica reads that
 // stream while the snapshot is delivered, and holds it: in memory up to
-// Config.HoldMemory, then in an unlinked temporary file in Config.HoldDir,
-// up to Config.HoldLimit (Stats.Held, Stats.HeldOnDisk); the master sees an
+// Config.DualChannel.HoldMemory, then in an unlinked temporary file in
+// HoldDir, up to HoldLimit (Stats.Held, Stats.HeldOnDisk); the master sees an
 // empty line every Config.AckInterval meanwhile (it refreshes its last-ACK
 // time without claiming an offset). After the snapshot the held stream is
 // delivered, then the live one, through a buffer of at most 1 MiB, so the
 // caller's pace is the backpressure again. The events are those of an
 // ordinary full sync: Sync (SyncFull, the snapshot's end offset), the
-// records, SnapshotDone, the commands. Config.DualChannel chooses: auto
+// records, SnapshotDone, the commands. Config.DualChannel.Mode chooses: auto
 // (ask, and use it when granted), on (required), off.
 //
 // # Positions, checkpoints and resuming

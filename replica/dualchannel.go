@@ -11,7 +11,7 @@ import (
 )
 
 // DualChannelMode says whether full syncs may use Valkey's dual-channel
-// replication (see Config.DualChannel).
+// replication (see Config.DualChannel and DualChannelConfig).
 type DualChannelMode int
 
 // The dual-channel modes.
@@ -187,7 +187,7 @@ func (r *Replica) dualChannelSync(ctx context.Context, s *session) (err error) {
 
 	h := &hold{
 		src: mainBR, conn: main, timeout: r.cfg.ReadTimeout,
-		memLimit: r.cfg.HoldMemory, limit: r.cfg.HoldLimit, dir: r.cfg.HoldDir,
+		memLimit: r.cfg.DualChannel.HoldMemory, limit: r.cfg.DualChannel.HoldLimit, dir: r.cfg.DualChannel.HoldDir,
 		held: &r.st.held, spilled: &r.st.heldOnDisk,
 		keepalive: func() {
 			if err := r.w.newline(main); err != nil {

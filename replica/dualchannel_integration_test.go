@@ -39,7 +39,7 @@ func TestDualChannelOracle(t *testing.T) {
 	k := redistest.ServerWith(t, redistest.DualChannel)
 	runOracle(t, oracleCase{name: "dual-channel " + k.Name, kind: k, master: redistest.Options{Args: dualChannelArgs},
 		tapCfg: func(t *testing.T, ctx context.Context, m *redistest.Server, cfg *replica.Config) {
-			cfg.DualChannel = replica.DualChannelOn
+			cfg.DualChannel.Mode = replica.DualChannelOn
 		},
 		after: func(t *testing.T, m *redistest.Server, st replica.Stats) {
 			require.EqualValues(t, 1, st.DualChannelSyncs)
@@ -56,7 +56,7 @@ func TestDualChannelResume(t *testing.T) {
 		cuts = 8
 	}
 	runResumeCuts(t, k, func(cfg *replica.Config, o *redistest.Options) {
-		cfg.DualChannel = replica.DualChannelOn
+		cfg.DualChannel.Mode = replica.DualChannelOn
 		o.Args = dualChannelArgs
 	}, cuts)
 }
@@ -99,7 +99,8 @@ func TestDualChannelHold(t *testing.T) {
 	a, err := oracle.NewApplier(ctx, target.Addr, oracle.ApplierOptions{})
 	require.NoError(t, err)
 	defer a.Close()
-	cfg := replica.Config{Addr: m.Addr, DualChannel: replica.DualChannelOn, HoldMemory: 16 << 10, HoldDir: t.TempDir()}
+	cfg := replica.Config{Addr: m.Addr, DualChannel: replica.DualChannelConfig{
+		Mode: replica.DualChannelOn, HoldMemory: 16 << 10, HoldDir: t.TempDir()}}
 	var once sync.Once
 	var heldFrom int64
 	tp := startTapWith(t, ctx, cfg, a, seqKey, func(tp *tap) {
@@ -154,7 +155,7 @@ func TestDualChannelAutoFallback(t *testing.T) {
 		tp := startTap(t, ctx, replica.Config{Addr: m.Addr}, nil, "")
 		tp.waitFor(t, ctx, "snapshot", func() bool { return tp.snapDone > 0 })
 		require.Zero(t, tp.r.Stats().DualChannelSyncs)
-		_, err := replica.Dial(ctx, replica.Config{Addr: m.Addr, DualChannel: replica.DualChannelOn, MaxRetries: -1})
+		_, err := replica.Dial(ctx, replica.Config{Addr: m.Addr, DualChannel: replica.DualChannelConfig{Mode: replica.DualChannelOn}, MaxRetries: -1})
 		require.ErrorIs(t, err, replica.ErrSyncRefused)
 	})
 }

@@ -216,7 +216,7 @@ func (r *Replica) handshake(s *session) error {
 // askDualChannel reports whether the handshake asks for dual-channel
 // replication: not with DualChannelOff, nor for the snapshot alone.
 func (r *Replica) askDualChannel() bool {
-	return r.cfg.DualChannel != DualChannelOff && r.cfg.Snapshot != SnapshotOnly
+	return r.cfg.DualChannel.Mode != DualChannelOff && r.cfg.Snapshot != SnapshotOnly
 }
 
 // fullReason says why a PSYNC that asked to resume got a full sync.
@@ -250,8 +250,8 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 		if err != nil || off < 0 {
 			return op(protoErr("bad FULLRESYNC offset in %q", line))
 		}
-		if r.cfg.DualChannel == DualChannelOn && r.askDualChannel() {
-			return op(fmt.Errorf("%w: dual-channel replication required (Config.DualChannel on), but the master answered %s: it needs dual-channel-replication-enabled yes and repl-diskless-sync yes (Valkey 8+)",
+		if r.cfg.DualChannel.Mode == DualChannelOn && r.askDualChannel() {
+			return op(fmt.Errorf("%w: dual-channel replication required (Config.DualChannel.Mode on), but the master answered %s: it needs dual-channel-replication-enabled yes and repl-diskless-sync yes (Valkey 8+)",
 				ErrSyncRefused, "+FULLRESYNC"))
 		}
 		s.replid, s.full = f[1], off

@@ -17,9 +17,9 @@ import (
 const pipeLimit = 1 << 20
 
 // ErrHoldLimit reports that the command stream held during a dual-channel
-// snapshot outgrew Config.HoldLimit. The session is dropped and the replica
+// snapshot outgrew Config.DualChannel.HoldLimit. The session is dropped and the replica
 // reconnects.
-var ErrHoldLimit = errors.New("replica: held stream over Config.HoldLimit")
+var ErrHoldLimit = errors.New("replica: held stream over Config.DualChannel.HoldLimit")
 
 // hold reads the main connection of a dual-channel sync while the snapshot
 // travels on the other one, and keeps what it reads: in memory up to

@@ -148,6 +148,6 @@ func TestDualChannelMode(t *testing.T) {
 	}
 	_, err := ParseDualChannelMode("yes")
 	require.Error(t, err)
-	_, err = Config{Addr: "x:1", DualChannel: 7}.withDefaults()
+	_, err = Config{Addr: "x:1", DualChannel: DualChannelConfig{Mode: 7}}.withDefaults()
 	require.Error(t, err)
 }

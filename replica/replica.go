@@ -73,7 +73,7 @@ type Stats struct {
 	// DualChannelSyncs counts the full syncs made with dual-channel
 	// replication (Config.DualChannel). Held is how much of the command
 	// stream was held while the last one's snapshot travelled, HeldOnDisk
-	// how much of that went to the temporary file (Config.HoldMemory).
+	// how much of that went to the temporary file (Config.DualChannel.HoldMemory).
 	DualChannelSyncs int64
 	Held, HeldOnDisk int64
 }

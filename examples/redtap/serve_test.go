@@ -41,7 +41,7 @@ func TestServeUsage(t *testing.T) {
 	}
 	o, err := parseServeArgs([]string{"--addr", "h:1", "--cacert", "ca.pem", "--match", "a:*", "--match", "b"}, io.Discard)
 	require.NoError(t, err)
-	require.True(t, o.tls, "--cacert implies --tls, as for tap")
+	require.True(t, o.tls.TLS, "--cacert implies --tls, as for tap")
 	require.Equal(t, []string{"a:*", "b"}, o.match)
 
 	var stderr bytes.Buffer

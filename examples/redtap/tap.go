@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redtap/redtap/examples/internal/tlsflags"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
@@ -19,15 +18,10 @@ import (
 // connFlags are the flags of the connection to the master, shared by tap
 // and serve.
 type connFlags struct {
-	addr       string
-	user       string
-	password   string
-	tls        bool
-	cacert     string
-	cert       string
-	key        string
-	insecure   bool
-	serverName string
+	addr     string
+	user     string
+	password string
+	tls      tlsflags.Flags
 }
 
 // register defines the connection flags on fs.
@@ -35,12 +29,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", "", "master address `HOST:PORT` (required)")
 	fs.StringVar(&c.user, "user", "", "ACL user (default: the default user); it needs +psync +replconf +ping")
 	fs.StringVar(&c.password, "password", "", "password (default: $REDISCLI_AUTH)")
-	fs.BoolVar(&c.tls, "tls", false, "connect with TLS (implied by --cacert, --cert, --insecure, --server-name)")
-	fs.StringVar(&c.cacert, "cacert", "", "PEM `FILE` of the CA to verify the server with (default: the system roots)")
-	fs.StringVar(&c.cert, "cert", "", "PEM `FILE` of the client certificate (with --key)")
-	fs.StringVar(&c.key, "key", "", "PEM `FILE` of the client certificate's private key")
-	fs.BoolVar(&c.insecure, "insecure", false, "do not verify the server's certificate")
-	fs.StringVar(&c.serverName, "server-name", "", "server `NAME` to verify (default: the host of --addr)")
+	c.tls.Register(fs, true)
 }
 
 // check validates the parsed connection flags and fills in what they
@@ -50,12 +39,10 @@ func (c *connFlags) check(fs *flag.FlagSet) string {
 	switch {
 	case c.addr == "":
 		return "--addr is required"
-	case (c.cert == "") != (c.key == ""):
+	case !c.tls.Paired():
 		return "--cert and --key go together"
 	}
-	if c.cacert != "" || c.cert != "" || c.insecure || c.serverName != "" {
-		c.tls = true
-	}
+	c.tls.Imply()
 	if c.password == "" && !isFlagSet(fs, "password") {
 		c.password = os.Getenv("REDISCLI_AUTH")
 	}
@@ -128,38 +115,11 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	return o, nil
 }
 
-// tlsConfig returns the TLS configuration of the flags, nil without TLS.
-func (o *connFlags) tlsConfig() (*tls.Config, error) {
-	if !o.tls {
-		return nil, nil
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: o.serverName, InsecureSkipVerify: o.insecure}
-	if o.cacert != "" {
-		pem, err := os.ReadFile(o.cacert)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate found", o.cacert)
-		}
-		c.RootCAs = pool
-	}
-	if o.cert != "" {
-		cert, err := tls.LoadX509KeyPair(o.cert, o.key)
-		if err != nil {
-			return nil, err
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
-}
-
 // replicaConfig returns the replica configuration of the connection flags.
 func (c *connFlags) replicaConfig() (replica.Config, error) {
 	cfg := replica.Config{Addr: c.addr, Username: c.user, Password: c.password}
 	var err error
-	cfg.TLS, err = c.tlsConfig()
+	cfg.TLS, err = c.tls.Config()
 	return cfg, err
 }
 
@@ -180,7 +140,7 @@ func (o *tapOptions) config() (replica.Config, error) {
 	if o.chunk > 0 {
 		cfg.RDBOptions = append(cfg.RDBOptions, rdb.WithChunkSize(o.chunk))
 	}
-	cfg.DualChannel = o.dual
+	cfg.DualChannel.Mode = o.dual
 	return cfg, nil
 }
 

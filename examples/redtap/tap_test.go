@@ -210,7 +210,7 @@ func TestTapUsage(t *testing.T) {
 
 	o, err := parseTapArgs([]string{"--addr", "h:1", "--cacert", "ca.pem"}, io.Discard)
 	require.NoError(t, err)
-	require.True(t, o.tls, "--cacert implies --tls")
+	require.True(t, o.tls.TLS, "--cacert implies --tls")
 	_, err = o.config()
 	require.Error(t, err, "a missing CA file is an error")
 

@@ -13,8 +13,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +27,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redtap/redtap/examples/internal/tlsflags"
 )
 
 const (
@@ -60,11 +59,7 @@ type options struct {
 	redis    string
 	user     string
 	password string
-	tls      bool
-	cacert   string
-	cert     string
-	key      string
-	insecure bool
+	tls      tlsflags.Flags
 
 	collect bool
 	host    string
@@ -92,11 +87,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 	}
 	fs.StringVar(&o.user, "user", "", "ACL user")
 	fs.StringVar(&o.password, "password", "", "password (default: $REDISCLI_AUTH)")
-	fs.BoolVar(&o.tls, "tls", false, "connect with TLS (implied by --cacert, --cert, --insecure)")
-	fs.StringVar(&o.cacert, "cacert", "", "PEM `FILE` of the CA to verify the server with (default: the system roots)")
-	fs.StringVar(&o.cert, "cert", "", "PEM `FILE` of the client certificate (with --key)")
-	fs.StringVar(&o.key, "key", "", "PEM `FILE` of the client certificate's private key")
-	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate")
+	o.tls.Register(fs, false)
 	fs.StringVar(&o.host, "host", host, "host `NAME` to file this machine's metrics under")
 	fs.DurationVar(&o.every, "every", time.Second, "collect every `DURATION`")
 	fs.DurationVar(&o.retain, "retain", 10*time.Minute, "trim records older than `DURATION` from Redis")
@@ -130,9 +121,7 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		fs.Usage()
 		return nil, errors.New(msg)
 	}
-	if o.cacert != "" || o.cert != "" || o.insecure {
-		o.tls = true
-	}
+	o.tls.Imply()
 	if o.password == "" && !set["password"] {
 		o.password = os.Getenv("REDISCLI_AUTH")
 	}
@@ -141,9 +130,9 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		return fail("unexpected arguments %q", fs.Args())
 	case o.collectOnly && o.redis == "":
 		return fail("--redis is required")
-	case o.redis == "" && (o.user != "" || set["password"] || o.tls):
+	case o.redis == "" && (o.user != "" || set["password"] || o.tls.TLS):
 		return fail("--user, --password and TLS flags need --redis (the managed redis-server has neither)")
-	case (o.cert == "") != (o.key == ""):
+	case !o.tls.Paired():
 		return fail("--cert and --key go together")
 	case o.host == "":
 		return fail("--host is required (the host name is unknown)")
@@ -158,32 +147,6 @@ func parseArgs(args []string, stderr io.Writer) (*options, error) {
 		o.password = "" // $REDISCLI_AUTH is for a server of the user's
 	}
 	return o, nil
-}
-
-func (o *options) tlsConfig() (*tls.Config, error) {
-	if !o.tls {
-		return nil, nil
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.insecure}
-	if o.cacert != "" {
-		pem, err := os.ReadFile(o.cacert)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no PEM certificate found", o.cacert)
-		}
-		c.RootCAs = pool
-	}
-	if o.cert != "" {
-		cert, err := tls.LoadX509KeyPair(o.cert, o.key)
-		if err != nil {
-			return nil, err
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
 }
 
 // run runs a command line (without the program name) until ctx is done and
@@ -201,7 +164,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sysmon: %v\n", err)
 		return exitError
 	}
-	tlsConf, err := o.tlsConfig()
+	tlsConf, err := o.tls.Config()
 	if err != nil {
 		return fail(err)
 	}

@@ -43,7 +43,7 @@ func TestParseArgs(t *testing.T) {
 	}
 	o, err := parseArgs([]string{"--cacert", "ca.pem", "--redis", "h:1"}, io.Discard)
 	require.NoError(t, err)
-	require.True(t, o.tls, "--cacert implies --tls")
+	require.True(t, o.tls.TLS, "--cacert implies --tls")
 	o, err = parseArgs(nil, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, defaultListen, o.listen)

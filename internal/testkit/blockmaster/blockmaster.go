@@ -2,7 +2,7 @@
 // replication handshake it sends an empty snapshot, then the same block of
 // commands over and over until the connection closes. It allocates nothing
 // per command, so that the allocations a benchmark reports are the
-// consumer's. (The same master as replica's BenchmarkNextSET, shared.)
+// consumer's (replica's BenchmarkNextSET, monitor's BenchmarkTap).
 package blockmaster
 
 import (

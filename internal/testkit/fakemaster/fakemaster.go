@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -246,11 +247,14 @@ func (m *Master) acceptLoop() {
 	}
 }
 
-// AppendCommand appends args as a RESP array of bulk strings.
-func AppendCommand(b []byte, args ...string) []byte {
+// AppendCommand appends args as a RESP array of bulk strings: what a master
+// propagates, what a client sends (package oracle's Applier writes with it
+// too).
+func AppendCommand[S string | []byte](b []byte, args ...S) []byte {
 	b = redcon.AppendArray(b, len(args))
 	for _, a := range args {
-		b = redcon.AppendBulkString(b, a)
+		b = strconv.AppendInt(append(b, '$'), int64(len(a)), 10)
+		b = append(append(append(b, '\r', '\n'), a...), '\r', '\n')
 	}
 	return b
 }

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redtap/redtap/internal/testkit/fakemaster"
 	"github.com/redtap/redtap/rdb"
 )
 
@@ -142,7 +143,7 @@ func (a *Applier) send(desc string, args ...[]byte) {
 	a.mu.Lock()
 	a.pending = append(a.pending, desc)
 	a.mu.Unlock()
-	a.buf = appendCommand(a.buf[:0], args...)
+	a.buf = fakemaster.AppendCommand(a.buf[:0], args...)
 	a.w.Write(a.buf) //nolint:errcheck // sticky in the bufio.Writer, reported by Flush
 	a.sent++
 	a.applied++

@@ -7,21 +7,6 @@ import (
 	"strconv"
 )
 
-// appendCommand appends args as a RESP array of bulk strings.
-func appendCommand(b []byte, args ...[]byte) []byte {
-	b = append(b, '*')
-	b = strconv.AppendInt(b, int64(len(args)), 10)
-	b = append(b, '\r', '\n')
-	for _, a := range args {
-		b = append(b, '$')
-		b = strconv.AppendInt(b, int64(len(a)), 10)
-		b = append(b, '\r', '\n')
-		b = append(b, a...)
-		b = append(b, '\r', '\n')
-	}
-	return b
-}
-
 // readReply reads one RESP2 reply and returns the first error reply found in
 // it (nested ones included, as in an EXEC result), or "" when there is none.
 // err reports a broken connection or malformed reply.
