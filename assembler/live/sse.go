@@ -15,10 +15,21 @@ import (
 // documentation). It answers 503 once the hub has stopped.
 func (h *Hub) SSE() http.Handler { return http.HandlerFunc(h.serveSSE) }
 
-// patterns returns the ?match parameters of r, checked.
-func (h *Hub) patterns(r *http.Request) ([]string, error) {
+// admit starts a viewer's request: it answers 503 once the hub has stopped
+// and 400 for bad ?match parameters, and otherwise returns those patterns.
+func (h *Hub) admit(w http.ResponseWriter, r *http.Request) ([]string, bool) {
+	select {
+	case <-h.done:
+		http.Error(w, "stream stopped", http.StatusServiceUnavailable)
+		return nil, false
+	default:
+	}
 	ps := r.URL.Query()["match"]
-	return ps, h.checkPatterns(ps)
+	if err := h.checkPatterns(ps); err != nil {
+		http.Error(w, "match: "+err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	return ps, true
 }
 
 func (h *Hub) checkPatterns(ps []string) error {
@@ -54,15 +65,8 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	select {
-	case <-h.done:
-		http.Error(w, "stream stopped", http.StatusServiceUnavailable)
-		return
-	default:
-	}
-	ps, err := h.patterns(r)
-	if err != nil {
-		http.Error(w, "match: "+err.Error(), http.StatusBadRequest)
+	ps, ok := h.admit(w, r)
+	if !ok {
 		return
 	}
 	rc := http.NewResponseController(w)

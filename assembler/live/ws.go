@@ -29,15 +29,8 @@ type control struct {
 func (h *Hub) WebSocket() http.Handler { return http.HandlerFunc(h.serveWS) }
 
 func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-h.done:
-		http.Error(w, "stream stopped", http.StatusServiceUnavailable)
-		return
-	default:
-	}
-	ps, err := h.patterns(r)
-	if err != nil {
-		http.Error(w, "match: "+err.Error(), http.StatusBadRequest)
+	ps, ok := h.admit(w, r)
+	if !ok {
 		return
 	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
