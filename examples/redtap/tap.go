@@ -31,6 +31,8 @@ type tapOptions struct {
 	snapshot   string
 	format     string
 	db         int
+	match      []string
+	types      typeList
 	chunk      int
 	dual       replica.DualChannelMode
 }
@@ -46,22 +48,12 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	o := &tapOptions{}
 	fs := flag.NewFlagSet("tap", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.addr, "addr", "", "master address `HOST:PORT` (required)")
-	fs.StringVar(&o.user, "user", "", "ACL user (default: the default user); it needs +psync +replconf +ping")
-	fs.StringVar(&o.password, "password", "", "password (default: $REDISCLI_AUTH)")
-	fs.BoolVar(&o.tls, "tls", false, "connect with TLS (implied by --cacert, --cert, --insecure, --server-name)")
-	fs.StringVar(&o.cacert, "cacert", "", "PEM `FILE` of the CA to verify the server with (default: the system roots)")
-	fs.StringVar(&o.cert, "cert", "", "PEM `FILE` of the client certificate (with --key)")
-	fs.StringVar(&o.key, "key", "", "PEM `FILE` of the client certificate's private key")
-	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate")
-	fs.StringVar(&o.serverName, "server-name", "", "server `NAME` to verify (default: the host of --addr)")
+	o.connFlags(fs)
+	o.selectFlags(fs)
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "JSON `FILE` {\"replid\":...,\"offset\":N} to resume from and to keep up to date (rewritten atomically)")
 	fs.StringVar(&o.snapshot, "snapshot", "full", "what to do with the snapshot: full (write it), skip (stream only) or only (snapshot, then exit)")
 	fs.StringVar(&o.format, "format", formatJSONL, "output format: jsonl, resp (for redis-cli --pipe) or none")
-	fs.IntVar(&o.db, "db", -1, "only keys and commands of database `N` (default: all)")
 	fs.IntVar(&o.chunk, "chunk", 0, "elements per chunk of a large key (default: the decoder's, 1024)")
-	fs.TextVar(&o.dual, "dual-channel", replica.DualChannelAuto,
-		"full syncs on two connections (Valkey 8+ with dual-channel-replication-enabled): auto (when the master grants it), on (required) or off")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap tap --addr HOST:PORT [flags]\n\n"+
 			"Connects to a Redis master as a replica and writes its snapshot and every\n"+
@@ -69,21 +61,20 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 			"\"sync\" record per (re)synchronisation, one \"key\" record per snapshot key,\n"+
 			"one \"cmd\" record per command, MULTI and EXEC included), or RESP that\n"+
 			"rebuilds the dataset through `redis-cli --pipe`. With --checkpoint it\n"+
-			"resumes where the last run stopped (PSYNC, no second snapshot).\n\nFlags:\n")
+			"resumes where the last run stopped (PSYNC, no second snapshot).\n"+
+			"A cmd record's \"keys\" are the keys of the command ([] for none; absent\n"+
+			"when they cannot be told). With --db, --match and --type only the snapshot\n"+
+			"keys they select are written, and the commands (whole) with such a key;\n"+
+			"of a transaction, only those commands, between MULTI and EXEC.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if err := o.checkConn(fs); err != nil {
+		return nil, err
+	}
 	switch {
-	case fs.NArg() > 0:
-		return nil, usageErr(fs, "unexpected arguments %q", fs.Args())
-	case o.addr == "":
-		return nil, usageErr(fs, "--addr is required")
-	case (o.cert == "") != (o.key == ""):
-		return nil, usageErr(fs, "--cert and --key go together")
-	case o.db < -1:
-		return nil, usageErr(fs, "--db %d: want a database number", o.db)
 	case o.snapshot != "full" && o.snapshot != "skip" && o.snapshot != "only":
 		return nil, usageErr(fs, "unknown --snapshot %q (want full, skip or only)", o.snapshot)
 	case o.snapshot == "only" && o.checkpoint != "":
@@ -95,13 +86,67 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	if err := checkChunk(fs, o.chunk); err != nil {
 		return nil, err
 	}
+	return o, nil
+}
+
+// connFlags registers the flags of the connection to the master, which
+// every subcommand that follows a master shares (see checkConn).
+func (o *tapOptions) connFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.addr, "addr", "", "master address `HOST:PORT` (required)")
+	fs.StringVar(&o.user, "user", "", "ACL user (default: the default user); it needs +psync +replconf +ping")
+	fs.StringVar(&o.password, "password", "", "password (default: $REDISCLI_AUTH)")
+	fs.BoolVar(&o.tls, "tls", false, "connect with TLS (implied by --cacert, --cert, --insecure, --server-name)")
+	fs.StringVar(&o.cacert, "cacert", "", "PEM `FILE` of the CA to verify the server with (default: the system roots)")
+	fs.StringVar(&o.cert, "cert", "", "PEM `FILE` of the client certificate (with --key)")
+	fs.StringVar(&o.key, "key", "", "PEM `FILE` of the client certificate's private key")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate")
+	fs.StringVar(&o.serverName, "server-name", "", "server `NAME` to verify (default: the host of --addr)")
+	fs.TextVar(&o.dual, "dual-channel", replica.DualChannelAuto,
+		"full syncs on two connections (Valkey 8+ with dual-channel-replication-enabled): auto (when the master grants it), on (required) or off")
+}
+
+// selectFlags registers the flags that select keys and commands: --db,
+// --match and --type (see tapOptions.selection).
+func (o *tapOptions) selectFlags(fs *flag.FlagSet) {
+	fs.IntVar(&o.db, "db", -1, "only keys and commands of database `N` (default: all)")
+	fs.Func("match", "only keys matching this glob `PATTERN` (as KEYS and SCAN MATCH), and commands on such a key (repeatable)", func(s string) error {
+		o.match = append(o.match, s)
+		return nil
+	})
+	fs.Var(&o.types, "type", "only keys of this `TYPE`: string, list, set, zset, hash, stream, module (repeatable, or a comma list); "+
+		"commands on keys of any type (DEL, EXPIRE, RENAME ...) pass")
+}
+
+// checkConn checks the flags of connFlags and selectFlags once parsed,
+// and fills in their implied values. It also refuses positional arguments.
+func (o *tapOptions) checkConn(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return usageErr(fs, "unexpected arguments %q", fs.Args())
+	case o.addr == "":
+		return usageErr(fs, "--addr is required")
+	case (o.cert == "") != (o.key == ""):
+		return usageErr(fs, "--cert and --key go together")
+	case o.db < -1:
+		return usageErr(fs, "--db %d: want a database number", o.db)
+	}
 	if o.cacert != "" || o.cert != "" || o.insecure || o.serverName != "" {
 		o.tls = true
 	}
 	if o.password == "" && !isFlagSet(fs, "password") {
 		o.password = os.Getenv("REDISCLI_AUTH")
 	}
-	return o, nil
+	return nil
+}
+
+// selection is what --db, --match and --type select, as the writers'
+// configuration holds it.
+func (o *tapOptions) selection() writerConfig {
+	c := writerConfig{Match: o.match, Types: o.types}
+	if o.db >= 0 {
+		c.DBs = []int{o.db}
+	}
+	return c
 }
 
 func (o *tapOptions) tlsConfig() (*tls.Config, error) {
@@ -142,9 +187,7 @@ func (o *tapOptions) config() (replica.Config, error) {
 	case "only":
 		cfg.Snapshot = replica.SnapshotOnly
 	}
-	if o.db >= 0 {
-		cfg.RDBOptions = append(cfg.RDBOptions, rdb.WithDBs(o.db))
-	}
+	cfg.RDBOptions = append(cfg.RDBOptions, snapshotOptions(o.selection())...)
 	if o.chunk > 0 {
 		cfg.RDBOptions = append(cfg.RDBOptions, rdb.WithChunkSize(o.chunk))
 	}
@@ -173,10 +216,8 @@ func runTap(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return fail(err)
 	}
-	wcfg := writerConfig{NoSnapshot: cfg.Snapshot == replica.SnapshotSkip}
-	if o.db >= 0 {
-		wcfg.DBs = []int{o.db}
-	}
+	wcfg := o.selection()
+	wcfg.NoSnapshot = cfg.Snapshot == replica.SnapshotSkip
 	if o.checkpoint != "" {
 		// The replica saves the checkpoint; the tap commits only what it
 		// has flushed to stdout.
