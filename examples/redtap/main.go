@@ -2,6 +2,7 @@
 //
 //	redtap dump [flags] FILE|-               decode an RDB file into JSON lines or RESP
 //	redtap tap --addr HOST:PORT [flags]      follow a master as a replica
+//	redtap watch --addr HOST:PORT [flags]    print key changes, one line each
 //	redtap help [command]                    show usage
 //
 // dump reads a snapshot through the streaming decoder of package rdb and
@@ -44,6 +45,7 @@ type command struct {
 var commands = []command{
 	{"dump", "[flags] FILE|-", "decode an RDB snapshot file (or stdin) into JSON lines, RESP or nothing", runDump},
 	{"tap", "--addr HOST:PORT [flags]", "follow a master as a replica: snapshot and live writes", runTap},
+	{"watch", "--addr HOST:PORT [flags]", "print every key change of a master as it happens, one line each", runWatch},
 }
 
 // Exit codes.
