@@ -74,7 +74,9 @@ func TestWatch(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	code := make(chan int, 1)
-	go func() { code <- run(runCtx, []string{"watch", "--addr", m.Addr, "--match", "cpu:*"}, nil, stdout, stderr) }()
+	go func() {
+		code <- run(runCtx, []string{"watch", "--addr", m.Addr, "--match", "cpu:*"}, nil, stdout, stderr)
+	}()
 	waitOut := func(what string) {
 		t.Helper()
 		redistest.WaitFor(t, time.Minute, what, func() bool { return strings.Contains(stdout.String(), what) })
