@@ -210,23 +210,42 @@ func TestMonitorDrainBenchmark(t *testing.T) {
 	for _, s := range subsList {
 		consumers = append(consumers, monitorDrain{subs: s}, monitorDrain{subs: s, match: drainPattern})
 	}
+	// The rounds interleave the consumers, so that a burst of load on a
+	// shared machine spreads over all of them; best is each consumer's
+	// best round (wall time and CPU time apart).
 	var lines []string
+	best := make([]monitorDrainResult, len(consumers))
 	for round := 1; round <= rounds; round++ {
-		var bare float64
-		for _, d := range consumers {
+		var bare monitorDrainResult
+		for i, d := range consumers {
 			r := drain(d)
-			rate := float64(r.cmds) / r.secs
 			if d.subs == 0 {
-				bare = rate
+				bare = r
 			}
-			line := fmt.Sprintf("| %d | %s | %d | %.2f | %.3f M | %.0f%% | %.2f | %d |",
-				round, d, r.cmds, r.secs, rate/1e6, 100*rate/bare, r.cpu, r.events)
+			if best[i].secs == 0 || r.secs < best[i].secs {
+				best[i].secs = r.secs
+			}
+			if best[i].cpu == 0 || r.cpu < best[i].cpu {
+				best[i].cpu = r.cpu
+			}
+			best[i].d, best[i].cmds, best[i].events = d, r.cmds, r.events
+			line := drainLine(strconv.Itoa(round), r, bare)
 			t.Log(line)
 			lines = append(lines, line)
 		}
 	}
-	t.Log("\n| round | consumer | commands | drain (s) | cmd/s | vs bare | CPU (s) | events delivered |\n|---|---|---:|---:|---:|---:|---:|---:|\n" +
-		strings.Join(lines, "\n"))
+	for i := range best {
+		lines = append(lines, drainLine("best", best[i], best[0]))
+	}
+	t.Log("\n| round | consumer | commands | drain (s) | cmd/s | vs bare | CPU (s) | cmd/CPU-s vs bare | events delivered |\n" +
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|\n" + strings.Join(lines, "\n"))
+}
+
+// drainLine is one row of TestMonitorDrainBenchmark's table.
+func drainLine(round string, r, bare monitorDrainResult) string {
+	rate := float64(r.cmds) / r.secs
+	return fmt.Sprintf("| %s | %s | %d | %.2f | %.3f M | %.0f%% | %.2f | %.0f%% | %d |",
+		round, r.d, r.cmds, r.secs, rate/1e6, 100*bare.secs/r.secs, r.cpu, 100*bare.cpu/r.cpu, r.events)
 }
 
 // cpuTime returns the CPU time this process has used, user and system.
