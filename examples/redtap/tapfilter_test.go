@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -124,4 +125,24 @@ func TestTapMatch(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"cpu:0", "cpu:1", "cpu:2", "cpu:3", "cpu:4", "cpu:z"}, keys)
 	require.Equal(t, want, cmds)
+}
+
+// TestTapWriterNoAllocs: once its buffers have grown, the JSON-lines tap
+// writer allocates nothing per command, "keys" and --match included.
+func TestTapWriterNoAllocs(t *testing.T) {
+	w, err := newTapWriter(formatJSONL, io.Discard, writerConfig{Match: []string{"cpu:*", "mem:?"}, Types: []rdb.Type{rdb.TypeZSet, rdb.TypeString}})
+	require.NoError(t, err)
+	cmds := []*replica.Command{
+		{Args: [][]byte{[]byte("ZADD"), []byte("cpu:1"), []byte("1"), []byte("m")}, Offset: 1},
+		{Args: [][]byte{[]byte("MSET"), []byte("a"), []byte("1"), []byte("mem:1"), []byte("2")}, Offset: 2},
+		{Args: [][]byte{[]byte("SET"), []byte("other"), []byte("1")}, Offset: 3},
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		for _, c := range cmds {
+			if err := w.Write(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	require.Zero(t, allocs)
 }
