@@ -102,7 +102,11 @@ func TestWatch(t *testing.T) {
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
 		require.Regexp(t, stamp, l)
-		lines = append(lines, stamp.ReplaceAllString(l, ""))
+		l = stamp.ReplaceAllString(l, "")
+		if strings.HasPrefix(l, "snapshot: ") && !strings.HasSuffix(l, ", done") {
+			continue // progress, if the snapshot took more than a second on a loaded machine
+		}
+		lines = append(lines, l)
 	}
 	require.Equal(t, []string{
 		"reset: full resync",
