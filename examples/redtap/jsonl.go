@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/redtap/redtap/monitor"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
@@ -21,7 +22,7 @@ import (
 //	{"kind":"function","code":"#!lua name=lib\n..."}
 //	{"kind":"module_aux","module":"test__rdb","version":1,"when":2,"raw":{"base64":"..."}}
 //	{"kind":"sync","mode":"full","replid":"...","offset":0,"reason":"..."}
-//	{"kind":"cmd","db":0,"offset":1234,"args":["SET","k","v"]}
+//	{"kind":"cmd","db":0,"offset":1234,"args":["SET","k","v"],"keys":["k"]}
 //
 // Strings that are not valid UTF-8 are written as {"base64":"..."}. Zset
 // scores are JSON numbers in their shortest round-trip form, or the strings
@@ -39,12 +40,19 @@ import (
 //
 // A sync record's reason is there only when the master refused to resume.
 // A cmd record's offset is the replication offset right after the command,
-// and a transaction is a MULTI record, the commands and an EXEC record.
+// and a transaction is a MULTI record, the commands and an EXEC record. A
+// cmd record's "keys" are the keys the command touches, in the order
+// COMMAND GETKEYS gives them (argument order: ZUNIONSTORE dst 2 a b has
+// ["dst","a","b"]), as [monitor.AppendKeys] finds them: [] for a command
+// without keys (PUBLISH, FLUSHALL), and no "keys" field at all when they
+// cannot be told (a command the table does not know, or arguments that do
+// not parse). MULTI and EXEC records have no "keys".
 type jsonlWriter struct {
-	o   out
-	cfg writerConfig
-	k   keyState
-	pel groupPEL
+	o    out
+	cfg  writerConfig
+	k    keyState
+	pel  groupPEL
+	keys []monitor.KeyRef // scratch for a command's keys
 
 	// per-key hash form, fixed on the key's first element
 	pairs bool
@@ -104,21 +112,22 @@ func (w *jsonlWriter) Sync(s *replica.Sync) error {
 }
 
 func (w *jsonlWriter) Command(c *replica.Command) error {
-	w.o.buf = appendCmd(w.o.buf, c.DB, c.Offset, c.Args)
+	w.o.buf = w.appendCmd(w.o.buf, c.DB, c.Offset, c.Args, true)
 	return w.o.spill()
 }
 
 func (w *jsonlWriter) Transaction(tx *replica.Transaction, cmds []replica.Command) error {
-	b := appendCmd(w.o.buf, tx.DB, multiOffset(tx), argsMulti)
+	b := w.appendCmd(w.o.buf, tx.DB, multiOffset(tx), argsMulti, false)
 	for i := range cmds {
-		b = appendCmd(b, cmds[i].DB, cmds[i].Offset, cmds[i].Args)
+		b = w.appendCmd(b, cmds[i].DB, cmds[i].Offset, cmds[i].Args, true)
 	}
-	w.o.buf = appendCmd(b, execDB(tx), tx.Offset, argsExec)
+	w.o.buf = w.appendCmd(b, execDB(tx), tx.Offset, argsExec, false)
 	return w.o.spill()
 }
 
-// appendCmd appends one "cmd" record.
-func appendCmd(b []byte, db int, off int64, args [][]byte) []byte {
+// appendCmd appends one "cmd" record, with its "keys" when withKeys is set
+// and they can be told.
+func (w *jsonlWriter) appendCmd(b []byte, db int, off int64, args [][]byte, withKeys bool) []byte {
 	b = append(b, `{"kind":"cmd","db":`...)
 	b = strconv.AppendInt(b, int64(db), 10)
 	b = append(b, `,"offset":`...)
@@ -130,7 +139,21 @@ func appendCmd(b []byte, db int, off int64, args [][]byte) []byte {
 		}
 		b = appendJSONBytes(b, a)
 	}
-	return append(b, "]}\n"...)
+	b = append(b, ']')
+	if withKeys {
+		var err error
+		if w.keys, err = monitor.AppendKeys(w.keys[:0], args); err == nil {
+			b = append(b, `,"keys":[`...)
+			for i, k := range w.keys {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONBytes(b, args[k.Index])
+			}
+			b = append(b, ']')
+		}
+	}
+	return append(b, "}\n"...)
 }
 
 // head writes the record up to and including `"value":`.

@@ -3,6 +3,7 @@
 //	redtap dump [flags] FILE|-               decode an RDB file into JSON lines or RESP
 //	redtap tap --addr HOST:PORT [flags]      follow a master as a replica
 //	redtap serve --addr HOST:PORT [flags]    serve keys live to browsers (SSE, WebSocket, a page)
+//	redtap watch --addr HOST:PORT [flags]    print key changes, one line each
 //	redtap help [command]                    show usage
 //
 // dump reads a snapshot through the streaming decoder of package rdb and
@@ -52,6 +53,7 @@ var commands = []command{
 	{"dump", "[flags] FILE|-", "decode an RDB snapshot file (or stdin) into JSON lines, RESP or nothing", runDump},
 	{"tap", "--addr HOST:PORT [flags]", "follow a master as a replica: snapshot and live writes", runTap},
 	{"serve", "--addr HOST:PORT [flags]", "serve the windows of keys live: a page, SSE at /events, WebSocket at /ws", runServe},
+	{"watch", "--addr HOST:PORT [flags]", "print every key change of a master as it happens, one line each", runWatch},
 }
 
 // Exit codes.

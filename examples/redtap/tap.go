@@ -22,6 +22,7 @@ type connFlags struct {
 	user     string
 	password string
 	tls      tlsflags.Flags
+	dual     replica.DualChannelMode
 }
 
 // register defines the connection flags on fs.
@@ -30,6 +31,37 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.user, "user", "", "ACL user (default: the default user); it needs +psync +replconf +ping")
 	fs.StringVar(&c.password, "password", "", "password (default: $REDISCLI_AUTH)")
 	c.tls.Register(fs, true)
+	fs.TextVar(&c.dual, "dual-channel", replica.DualChannelAuto,
+		"full syncs on two connections (Valkey 8+ with dual-channel-replication-enabled): auto (when the master grants it), on (required) or off")
+}
+
+// selectFlags are the flags that select keys and commands: --db, --match
+// and --type, shared by tap and watch.
+type selectFlags struct {
+	db    int
+	match []string
+	types typeList
+}
+
+// registerSelect defines the selection flags on fs.
+func (c *selectFlags) registerSelect(fs *flag.FlagSet) {
+	fs.IntVar(&c.db, "db", -1, "only keys and commands of database `N` (default: all)")
+	fs.Func("match", "only keys matching this glob `PATTERN` (as KEYS and SCAN MATCH), and commands on such a key (repeatable)", func(s string) error {
+		c.match = append(c.match, s)
+		return nil
+	})
+	fs.Var(&c.types, "type", "only keys of this `TYPE`: string, list, set, zset, hash, stream, module (repeatable, or a comma list); "+
+		"commands on keys of any type (DEL, EXPIRE, RENAME ...) pass")
+}
+
+// selection is what --db, --match and --type select, as the writers'
+// configuration holds it.
+func (c *selectFlags) selection() writerConfig {
+	w := writerConfig{Match: c.match, Types: c.types}
+	if c.db >= 0 {
+		w.DBs = []int{c.db}
+	}
+	return w
 }
 
 // check validates the parsed connection flags and fills in what they
@@ -52,12 +84,11 @@ func (c *connFlags) check(fs *flag.FlagSet) string {
 // tapOptions are the tap subcommand's flags.
 type tapOptions struct {
 	connFlags
+	selectFlags
 	checkpoint string
 	snapshot   string
 	format     string
-	db         int
 	chunk      int
-	dual       replica.DualChannelMode
 }
 
 // Intervals of the tap's background work.
@@ -72,13 +103,11 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	fs := flag.NewFlagSet("tap", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o.register(fs)
+	o.registerSelect(fs)
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "JSON `FILE` {\"replid\":...,\"offset\":N} to resume from and to keep up to date (rewritten atomically)")
 	fs.StringVar(&o.snapshot, "snapshot", "full", "what to do with the snapshot: full (write it), skip (stream only) or only (snapshot, then exit)")
 	fs.StringVar(&o.format, "format", formatJSONL, "output format: jsonl, resp (for redis-cli --pipe) or none")
-	fs.IntVar(&o.db, "db", -1, "only keys and commands of database `N` (default: all)")
 	fs.IntVar(&o.chunk, "chunk", 0, "elements per chunk of a large key (default: the decoder's, 1024)")
-	fs.TextVar(&o.dual, "dual-channel", replica.DualChannelAuto,
-		"full syncs on two connections (Valkey 8+ with dual-channel-replication-enabled): auto (when the master grants it), on (required) or off")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap tap --addr HOST:PORT [flags]\n\n"+
 			"Connects to a Redis master as a replica and writes its snapshot and every\n"+
@@ -86,21 +115,20 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 			"\"sync\" record per (re)synchronisation, one \"key\" record per snapshot key,\n"+
 			"one \"cmd\" record per command, MULTI and EXEC included), or RESP that\n"+
 			"rebuilds the dataset through `redis-cli --pipe`. With --checkpoint it\n"+
-			"resumes where the last run stopped (PSYNC, no second snapshot).\n\nFlags:\n")
+			"resumes where the last run stopped (PSYNC, no second snapshot).\n"+
+			"A cmd record's \"keys\" are the keys of the command ([] for none; absent\n"+
+			"when they cannot be told). With --db, --match and --type only the snapshot\n"+
+			"keys they select are written, and the commands (whole) with such a key;\n"+
+			"of a transaction, only those commands, between MULTI and EXEC.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, usageErr(fs, "unexpected arguments %q", fs.Args())
-	}
-	if msg := o.check(fs); msg != "" {
-		return nil, usageErr(fs, "%s", msg)
+	if err := o.checkConn(fs); err != nil {
+		return nil, err
 	}
 	switch {
-	case o.db < -1:
-		return nil, usageErr(fs, "--db %d: want a database number", o.db)
 	case o.snapshot != "full" && o.snapshot != "skip" && o.snapshot != "only":
 		return nil, usageErr(fs, "unknown --snapshot %q (want full, skip or only)", o.snapshot)
 	case o.snapshot == "only" && o.checkpoint != "":
@@ -120,7 +148,23 @@ func (c *connFlags) replicaConfig() (replica.Config, error) {
 	cfg := replica.Config{Addr: c.addr, Username: c.user, Password: c.password}
 	var err error
 	cfg.TLS, err = c.tls.Config()
+	cfg.DualChannel.Mode = c.dual
 	return cfg, err
+}
+
+// checkConn checks the connection and selection flags once parsed, fills
+// in what they imply, and refuses positional arguments.
+func (o *tapOptions) checkConn(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return usageErr(fs, "unexpected arguments %q", fs.Args())
+	}
+	if msg := o.check(fs); msg != "" {
+		return usageErr(fs, "%s", msg)
+	}
+	if o.db < -1 {
+		return usageErr(fs, "--db %d: want a database number", o.db)
+	}
+	return nil
 }
 
 func (o *tapOptions) config() (replica.Config, error) {
@@ -134,13 +178,10 @@ func (o *tapOptions) config() (replica.Config, error) {
 	case "only":
 		cfg.Snapshot = replica.SnapshotOnly
 	}
-	if o.db >= 0 {
-		cfg.RDBOptions = append(cfg.RDBOptions, rdb.WithDBs(o.db))
-	}
+	cfg.RDBOptions = append(cfg.RDBOptions, snapshotOptions(o.selection())...)
 	if o.chunk > 0 {
 		cfg.RDBOptions = append(cfg.RDBOptions, rdb.WithChunkSize(o.chunk))
 	}
-	cfg.DualChannel.Mode = o.dual
 	return cfg, nil
 }
 
@@ -165,10 +206,8 @@ func runTap(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return fail(err)
 	}
-	wcfg := writerConfig{NoSnapshot: cfg.Snapshot == replica.SnapshotSkip}
-	if o.db >= 0 {
-		wcfg.DBs = []int{o.db}
-	}
+	wcfg := o.selection()
+	wcfg.NoSnapshot = cfg.Snapshot == replica.SnapshotSkip
 	if o.checkpoint != "" {
 		// The replica saves the checkpoint; the tap commits only what it
 		// has flushed to stdout.

@@ -198,6 +198,7 @@ func TestTapUsage(t *testing.T) {
 		{[]string{"--addr", "h:1", "--chunk", "0"}, "--chunk 0"},
 		{[]string{"--addr", "h:1", "--snapshot", "only", "--checkpoint", "cp"}, "--checkpoint makes no sense"},
 		{[]string{"--addr", "h:1", "--dual-channel", "yes"}, "want auto, on or off"},
+		{[]string{"--addr", "h:1", "--type", "zset,blob"}, `bad type "blob"`},
 	} {
 		var stderr bytes.Buffer
 		code := run(context.Background(), append([]string{"tap"}, tc.args...), nil, io.Discard, &stderr)

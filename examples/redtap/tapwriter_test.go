@@ -98,20 +98,20 @@ func TestTapWriterJSONL(t *testing.T) {
 		tk    = `{"kind":"key","db":2,"key":"t","type":"string","expire_ms":null,"value":"w"}`
 	)
 	all := []string{sync1, aux, s, cut, sync2, big, tk,
-		`{"kind":"cmd","db":0,"offset":251,"args":["SET","k",{"base64":"AP4="}]}`,
+		`{"kind":"cmd","db":0,"offset":251,"args":["SET","k",{"base64":"AP4="}],"keys":["k"]}`,
 		`{"kind":"cmd","db":0,"offset":266,"args":["MULTI"]}`,
-		`{"kind":"cmd","db":0,"offset":287,"args":["INCR","n"]}`,
-		`{"kind":"cmd","db":2,"offset":337,"args":["SET","x","y"]}`,
+		`{"kind":"cmd","db":0,"offset":287,"args":["INCR","n"],"keys":["n"]}`,
+		`{"kind":"cmd","db":2,"offset":337,"args":["SET","x","y"],"keys":["x"]}`,
 		`{"kind":"cmd","db":2,"offset":351,"args":["EXEC"]}`,
 		`{"kind":"cmd","db":2,"offset":366,"args":["MULTI"]}`,
-		`{"kind":"cmd","db":2,"offset":393,"args":["SET","z","1"]}`,
+		`{"kind":"cmd","db":2,"offset":393,"args":["SET","z","1"],"keys":["z"]}`,
 		`{"kind":"cmd","db":2,"offset":407,"args":["EXEC"]}`,
 		`{"kind":"cmd","db":2,"offset":422,"args":["MULTI"]}`,
-		`{"kind":"cmd","db":0,"offset":465,"args":["DEL","k"]}`,
+		`{"kind":"cmd","db":0,"offset":465,"args":["DEL","k"],"keys":["k"]}`,
 		`{"kind":"cmd","db":0,"offset":479,"args":["EXEC"]}`,
 		`{"kind":"cmd","db":0,"offset":494,"args":["MULTI"]}`,
 		`{"kind":"cmd","db":0,"offset":508,"args":["EXEC"]}`,
-		`{"kind":"cmd","db":2,"offset":558,"args":["SET","q","1"]}`,
+		`{"kind":"cmd","db":2,"offset":558,"args":["SET","q","1"],"keys":["q"]}`,
 		sync3,
 	}
 	require.Equal(t, strings.Join(all, "\n")+"\n", tapOutputOf(t, formatJSONL, -1, false, false))
@@ -121,12 +121,12 @@ func TestTapWriterJSONL(t *testing.T) {
 	// the whole transaction.
 	db2 := []string{sync1, aux, s, cut, sync2, big, tk,
 		`{"kind":"cmd","db":0,"offset":266,"args":["MULTI"]}`,
-		`{"kind":"cmd","db":2,"offset":337,"args":["SET","x","y"]}`,
+		`{"kind":"cmd","db":2,"offset":337,"args":["SET","x","y"],"keys":["x"]}`,
 		`{"kind":"cmd","db":2,"offset":351,"args":["EXEC"]}`,
 		`{"kind":"cmd","db":2,"offset":366,"args":["MULTI"]}`,
-		`{"kind":"cmd","db":2,"offset":393,"args":["SET","z","1"]}`,
+		`{"kind":"cmd","db":2,"offset":393,"args":["SET","z","1"],"keys":["z"]}`,
 		`{"kind":"cmd","db":2,"offset":407,"args":["EXEC"]}`,
-		`{"kind":"cmd","db":2,"offset":558,"args":["SET","q","1"]}`,
+		`{"kind":"cmd","db":2,"offset":558,"args":["SET","q","1"],"keys":["q"]}`,
 		sync3,
 	}
 	require.Equal(t, strings.Join(db2, "\n")+"\n", tapOutputOf(t, formatJSONL, 2, false, false))
@@ -189,4 +189,28 @@ func TestRESPLen(t *testing.T) {
 	require.EqualValues(t, len(b), respLen(args))
 	require.EqualValues(t, multiSize, respLen(argsMulti))
 	require.EqualValues(t, 14, respLen(argsExec))
+}
+
+// TestJSONLKeys pins a cmd record's "keys": in argument order, [] for a
+// command without keys, absent when they cannot be told.
+func TestJSONLKeys(t *testing.T) {
+	for _, tc := range []struct{ args, want string }{
+		{"ZUNIONSTORE dst 2 a b", `,"keys":["dst","a","b"]}`},
+		{"MSET a 1 b 2", `,"keys":["a","b"]}`},
+		{"PUBLISH ch msg", `,"keys":[]}`},
+		{"FLUSHALL", `,"keys":[]}`},
+		{"NOSUCHCMD k", `]}`},
+		{"ZUNIONSTORE dst 5 a", `]}`}, // numkeys out of range
+	} {
+		var buf bytes.Buffer
+		w := newJSONLWriter(&buf, writerConfig{})
+		var args [][]byte
+		for _, a := range strings.Fields(tc.args) {
+			args = append(args, []byte(a))
+		}
+		require.NoError(t, w.Command(&replica.Command{Args: args, Offset: 1}))
+		require.NoError(t, w.Flush())
+		require.True(t, strings.HasSuffix(buf.String(), tc.want+"\n"), "%s: %s", tc.args, buf.String())
+		require.Equal(t, strings.Contains(tc.want, `"keys"`), strings.Contains(buf.String(), `"keys"`), tc.args)
+	}
 }

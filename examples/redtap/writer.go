@@ -28,7 +28,7 @@ type eventWriter interface {
 	// Command renders one write of the command stream.
 	Command(c *replica.Command) error
 	// Transaction renders MULTI, cmds and EXEC. cmds are tx.Commands, or
-	// those of them that the --db filter keeps; MULTI and EXEC are those
+	// those of them that the filter (--db, --match, --type) keeps; MULTI and EXEC are those
 	// of the whole of tx.
 	Transaction(tx *replica.Transaction, cmds []replica.Command) error
 	// Flush writes everything buffered to the underlying writer.
@@ -44,6 +44,11 @@ type writerConfig struct {
 	KeepEmpty bool
 	// DBs are the only databases the output holds (--db), none for all.
 	DBs []int
+	// Match and Types select keys (--match, --type), none for all: the
+	// snapshot's through the decoder (snapshotOptions), commands in the
+	// tapWriter (see tapWriter.keep).
+	Match []string
+	Types []rdb.Type
 	// Resumed says that the output continues an earlier run's (the tap
 	// resumed from a checkpoint): even the first full sync replaces
 	// something.
