@@ -3,6 +3,7 @@ package replica
 import (
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -222,4 +223,18 @@ func TestRDBChannelResume(t *testing.T) {
 	require.Nil(t, again.RDBChannel())
 	require.Equal(t, 3, m.Connections())
 	require.Equal(t, int64(1), r.Stats().PartialSyncs)
+}
+
+// DualChannelOn against a master that declines: refused, naming both
+// flavours' settings; against a Redis 8 one: granted.
+func TestRDBChannelRequired(t *testing.T) {
+	m := fakemaster.Start(t, fakemaster.Options{})
+	_, err := Dial(testCtx(t), Config{Addr: m.Addr(), DualChannel: DualChannelOn, MaxRetries: 1, MinBackoff: time.Millisecond})
+	require.ErrorIs(t, err, ErrSyncRefused)
+	require.Contains(t, err.Error(), "repl-rdb-channel yes")
+
+	m2 := fakemaster.Start(t, fakemaster.Options{RDBChannel: true})
+	r := dial(t, m2, func(c *Config) { c.DualChannel = DualChannelOn })
+	_, _, _ = readSnapshot(t, r)
+	require.Equal(t, int64(1), r.Stats().DualChannelSyncs)
 }
