@@ -69,8 +69,9 @@ type Config struct {
 	AnnounceIP    string
 	// Snapshot selects full (default), skip or only.
 	Snapshot SnapshotMode
-	// DualChannel configures Valkey's dual-channel replication for full
-	// syncs; the zero value asks for it and uses it when granted.
+	// DualChannel configures full syncs on two connections (Valkey 8's
+	// dual-channel replication, Redis 8's rdb channel); the zero value asks
+	// for it and uses it when granted.
 	DualChannel DualChannelConfig
 	// Start is the position to resume from. When zero, Checkpointer.Load
 	// is asked; when that is zero too the replica starts fresh (PSYNC ? -1).

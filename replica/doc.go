@@ -55,7 +55,7 @@
 // refuses PSYNC gets SYNC: a full sync without replication id, whose
 // offsets count from 0 and cannot be resumed.
 //
-// # Dual-channel full syncs (Valkey 8)
+// # Dual-channel full syncs (Valkey 8, Redis 8)
 //
 // A Valkey 8 master with dual-channel-replication-enabled (and diskless
 // sync) can send a full sync's snapshot on a second connection: it answers
@@ -76,6 +76,17 @@
 // ordinary full sync: Sync (SyncFull, the snapshot's end offset), the
 // records, SnapshotDone, the commands. Config.DualChannel.Mode chooses: auto
 // (ask, and use it when granted), on (required), off.
+//
+// Redis 8's rdb-channel replication (repl-rdb-channel yes, with diskless
+// sync) is the same idea on a different wire, and counts as dual-channel
+// for Config.DualChannel and Stats.DualChannelSyncs: the replica announces
+// capa rdb-channel-repl beside capa dual-channel; the master answers PSYNC
+// with +RDBCHANNELSYNC <client-id>; the second connection sends REPLCONF
+// capa eof rdb-only 1 rdb-channel 1 main-ch-client-id <client-id>
+// listening-port <port>, then PSYNC ? -1, and gets +FULLRESYNC and the
+// snapshot, while the master streams on the first connection from that
+// offset without being asked again (rdbchannel.go has the sequence). A
+// master that knows neither capability ignores both: one connection.
 //
 // # Positions, checkpoints and resuming
 //

@@ -10,8 +10,11 @@ import (
 	"time"
 )
 
-// DualChannelMode says whether full syncs may use Valkey's dual-channel
-// replication (see Config.DualChannel and DualChannelConfig).
+// DualChannelMode says whether full syncs may use two connections (see
+// Config.DualChannel and DualChannelConfig). "Dual-channel" covers both flavours: Valkey 8's
+// dual-channel replication (capa dual-channel, +DUALCHANNELSYNC) and Redis
+// 8's rdb-channel replication (capa rdb-channel-repl, +RDBCHANNELSYNC);
+// the replica announces both and follows whichever the master grants.
 type DualChannelMode int
 
 // The dual-channel modes.
@@ -19,7 +22,9 @@ const (
 	// DualChannelAuto asks for it and uses it when the master grants it.
 	DualChannelAuto DualChannelMode = iota
 	// DualChannelOn requires it: a master that answers with an ordinary
-	// full sync is an error (ErrSyncRefused).
+	// full sync is an error (ErrSyncRefused). Valkey grants it with
+	// dual-channel-replication-enabled yes, Redis 8 with repl-rdb-channel
+	// yes; both need repl-diskless-sync yes.
 	DualChannelOn
 	// DualChannelOff never asks: full syncs use one connection.
 	DualChannelOff
@@ -84,19 +89,39 @@ func ParseDualChannelMode(s string) (DualChannelMode, error) {
 // temporary file), then the held stream and the live one: the events of an
 // ordinary full sync whose stream starts at <end>.
 //
-// Only the handshake (rdbChannel) is specific to Valkey: Redis 8's
-// rdb-channel replication ("capa rdb-channel-repl", "+RDBCHANNELSYNC
-// <client-id>") would be a second handshake producing the same session
-// shape: a side connection carrying the snapshot, a held main connection
-// and the stream's start offset.
+// Only the handshake is specific to Valkey: Redis 8's rdb-channel
+// replication (rdbchannel.go) is a second handshake producing the same
+// session shape through twoChannelSync.
 
-// dualChannelSync runs the rdb connection's handshake and the main
-// connection's PSYNC after a +DUALCHANNELSYNC, and sets the session up:
-// s.side carries the snapshot, s.conn becomes the held main connection.
-func (r *Replica) dualChannelSync(ctx context.Context, s *session) (err error) {
+// twoChannelStart is what the handshake of a two-connection full sync
+// learns: the snapshot's replication id and end offset (the held stream
+// starts after it), and the buffered reader over the main connection that
+// the hold goes on with.
+type twoChannelStart struct {
+	replid string
+	offset int64
+	mainBR *bufio.Reader
+}
+
+// dualChannelSync sets up the session of a full sync on two connections
+// after the main connection's PSYNC was answered +DUALCHANNELSYNC (Valkey)
+// or +RDBCHANNELSYNC (Redis 8).
+func (r *Replica) dualChannelSync(ctx context.Context, s *session) error {
+	if s.rdbChannel {
+		return r.twoChannelSync(ctx, s, "rdb-channel", r.redisRDBChannel)
+	}
+	return r.twoChannelSync(ctx, s, "dual-channel", r.valkeyDualChannel)
+}
+
+// twoChannelSync opens the snapshot's connection (AUTH when configured),
+// runs the flavour's handshake on both connections, and sets the session
+// up: s.side carries the snapshot (read through r.in), s.conn becomes the
+// held main connection.
+func (r *Replica) twoChannelSync(ctx context.Context, s *session, kind string,
+	handshake func(s *session, side, main net.Conn) (twoChannelStart, error)) (err error) {
 	main := s.conn
 	if r.in.br.Buffered() != 0 {
-		return &Error{Addr: s.addr, Op: "psync", Err: protoErr("bytes after +DUALCHANNELSYNC")}
+		return &Error{Addr: s.addr, Op: "psync", Err: protoErr("bytes after the %s answer to PSYNC", kind)}
 	}
 	side, err := r.dial(ctx, s.addr)
 	if err != nil {
@@ -114,10 +139,9 @@ func (r *Replica) dualChannelSync(ctx context.Context, s *session) (err error) {
 			side.Close()
 		}
 	}()
-	op := func(op string, err error) error { return &Error{Addr: s.addr, Op: op, Err: err} }
 
-	// The rdb connection: its replies are read through r.in, which goes on
-	// with the snapshot.
+	// The snapshot's connection: its replies are read through r.in, which
+	// goes on with the snapshot.
 	r.in.reset(side)
 	if r.cfg.Password != "" {
 		args := []string{"AUTH", r.cfg.Password}
@@ -126,33 +150,68 @@ func (r *Replica) dualChannelSync(ctx context.Context, s *session) (err error) {
 		}
 		line, err := r.sideCommand(side, args...)
 		if err != nil {
-			return op("rdb channel", err)
+			return &Error{Addr: s.addr, Op: "rdb channel", Err: err}
 		}
 		if !strings.HasPrefix(line, "+") {
-			return op("rdb channel", fmt.Errorf("%w: AUTH: %s", ErrAuth, line))
+			return &Error{Addr: s.addr, Op: "rdb channel", Err: fmt.Errorf("%w: AUTH: %s", ErrAuth, line)}
 		}
 	}
+	start, err := handshake(s, side, main)
+	if err != nil {
+		return err
+	}
+
+	h := &hold{
+		src: start.mainBR, conn: main, timeout: r.cfg.ReadTimeout,
+		memLimit: r.cfg.DualChannel.HoldMemory, limit: r.cfg.DualChannel.HoldLimit, dir: r.cfg.DualChannel.HoldDir,
+		held: &r.st.held, spilled: &r.st.heldOnDisk,
+		keepalive: func() {
+			if err := r.w.newline(main); err != nil {
+				r.log.Debug("replica: keepalive failed", "err", err)
+			}
+		},
+		abort: func() { side.Close() },
+	}
+	r.st.held.Store(0)
+	r.st.heldOnDisk.Store(0)
+	startHold(h, r.cfg.AckInterval)
+	held := &heldConn{Conn: main, h: h}
+	r.link.swap(main, held)
+	s.conn, s.side = held, side
+	s.replid, s.full = start.replid, start.offset
+	s.sync.ReplID, s.sync.Offset = start.replid, start.offset
+	r.st.dualSyncs.Add(1)
+	r.log.Info("replica: "+kind+" sync", "addr", s.addr, "replid", start.replid, "offset", start.offset)
+	return nil
+}
+
+// valkeyDualChannel is Valkey's handshake: REPLCONF and SYNC on the rdb
+// connection, which answers $ENDOFF; then the main connection's PSYNC from
+// the snapshot's end.
+func (r *Replica) valkeyDualChannel(s *session, side, main net.Conn) (twoChannelStart, error) {
+	var st twoChannelStart
+	op := func(op string, err error) error { return &Error{Addr: s.addr, Op: op, Err: err} }
 	line, err := r.sideCommand(side, "REPLCONF", "capa", "eof", "rdb-only", "1", "rdb-channel", "1",
 		"listening-port", strconv.Itoa(s.port))
 	if err != nil {
-		return op("rdb channel", err)
+		return st, op("rdb channel", err)
 	}
 	if isAuthError(line) {
-		return op("rdb channel", fmt.Errorf("%w: REPLCONF: %s", ErrAuth, line))
+		return st, op("rdb channel", fmt.Errorf("%w: REPLCONF: %s", ErrAuth, line))
 	}
 	if !strings.HasPrefix(line, "+") {
-		return op("rdb channel", fmt.Errorf("%w: REPLCONF rdb-channel: %s", ErrSyncRefused, line))
+		return st, op("rdb channel", fmt.Errorf("%w: REPLCONF rdb-channel: %s", ErrSyncRefused, line))
 	}
 	if err := r.w.command(side, "SYNC"); err != nil {
-		return op("rdb channel", err)
+		return st, op("rdb channel", err)
 	}
 	line, err = r.in.readLine(true)
 	if err != nil {
-		return op("rdb channel", err)
+		return st, op("rdb channel", err)
 	}
 	end, err := parseEndOff(line)
 	if err != nil {
-		return op("rdb channel", err)
+		return st, op("rdb channel", err)
 	}
 
 	// The main connection: PSYNC from the snapshot's end. Its replies are
@@ -169,44 +228,22 @@ func (r *Replica) dualChannelSync(ctx context.Context, s *session) (err error) {
 	}
 	line, err = mainLine("REPLCONF", "set-rdb-client-id", strconv.FormatUint(end.clientID, 10))
 	if err != nil {
-		return op("psync", err)
+		return st, op("psync", err)
 	}
 	if !strings.HasPrefix(line, "+") {
-		return op("psync", fmt.Errorf("%w: REPLCONF set-rdb-client-id: %s", ErrSyncRefused, line))
+		return st, op("psync", fmt.Errorf("%w: REPLCONF set-rdb-client-id: %s", ErrSyncRefused, line))
 	}
 	line, err = mainLine("PSYNC", end.replid, strconv.FormatInt(end.offset+1, 10))
 	if err != nil {
-		return op("psync", err)
+		return st, op("psync", err)
 	}
 	if f := strings.Fields(line); len(f) == 0 || f[0] != "+CONTINUE" || len(f) > 2 || len(f) == 2 && f[1] != end.replid {
 		if isTryLater(line) {
-			return op("psync", &errTryLater{msg: line})
+			return st, op("psync", &errTryLater{msg: line})
 		}
-		return op("psync", protoErr("PSYNC %s %d on the main connection of a dual-channel sync: %q", end.replid, end.offset+1, line))
+		return st, op("psync", protoErr("PSYNC %s %d on the main connection of a dual-channel sync: %q", end.replid, end.offset+1, line))
 	}
-
-	h := &hold{
-		src: mainBR, conn: main, timeout: r.cfg.ReadTimeout,
-		memLimit: r.cfg.DualChannel.HoldMemory, limit: r.cfg.DualChannel.HoldLimit, dir: r.cfg.DualChannel.HoldDir,
-		held: &r.st.held, spilled: &r.st.heldOnDisk,
-		keepalive: func() {
-			if err := r.w.newline(main); err != nil {
-				r.log.Debug("replica: keepalive failed", "err", err)
-			}
-		},
-		abort: func() { side.Close() },
-	}
-	r.st.held.Store(0)
-	r.st.heldOnDisk.Store(0)
-	startHold(h, r.cfg.AckInterval)
-	held := &heldConn{Conn: main, h: h}
-	r.link.swap(main, held)
-	s.conn, s.side = held, side
-	s.replid, s.full = end.replid, end.offset
-	s.sync.ReplID, s.sync.Offset = end.replid, end.offset
-	r.st.dualSyncs.Add(1)
-	r.log.Info("replica: dual-channel sync", "addr", s.addr, "replid", end.replid, "offset", end.offset)
-	return nil
+	return twoChannelStart{replid: end.replid, offset: end.offset, mainBR: mainBR}, nil
 }
 
 // sideCommand sends a command on the rdb connection and reads its reply.

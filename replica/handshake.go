@@ -164,7 +164,9 @@ func (r *Replica) handshake(s *session) error {
 	}
 	capa := []string{"REPLCONF", "capa", "eof", "capa", "psync2"}
 	if r.askDualChannel() {
-		capa = append(capa, "capa", "dual-channel")
+		// Both flavours: each master ignores the capability it does not
+		// know (Valkey's dual-channel, Redis 8's rdb-channel-repl).
+		capa = append(capa, "capa", "dual-channel", "capa", "rdb-channel-repl")
 	}
 	confs = append(confs, capa)
 	for _, c := range confs {
@@ -242,21 +244,17 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 	op := func(err error) error { return &Error{Addr: s.addr, Op: "psync", Offset: resume.Offset, Err: err} }
 	switch {
 	case strings.HasPrefix(line, "+FULLRESYNC"):
-		f := strings.Fields(line)
-		if len(f) != 3 || len(f[1]) != 40 || validReplID(f[1]) != nil {
-			return op(protoErr("bad FULLRESYNC reply %q", line))
-		}
-		off, err := strconv.ParseInt(f[2], 10, 64)
-		if err != nil || off < 0 {
-			return op(protoErr("bad FULLRESYNC offset in %q", line))
+		replid, off, err := parseFullResync(line)
+		if err != nil {
+			return op(err)
 		}
 		if r.cfg.DualChannel.Mode == DualChannelOn && r.askDualChannel() {
-			return op(fmt.Errorf("%w: dual-channel replication required (Config.DualChannel.Mode on), but the master answered %s: it needs dual-channel-replication-enabled yes and repl-diskless-sync yes (Valkey 8+)",
+			return op(fmt.Errorf("%w: dual-channel replication required (Config.DualChannel.Mode on), but the master answered %s: it needs repl-diskless-sync yes and dual-channel-replication-enabled yes (Valkey 8+) or repl-rdb-channel yes (Redis 8+)",
 				ErrSyncRefused, "+FULLRESYNC"))
 		}
-		s.replid, s.full = f[1], off
-		s.sync = &Sync{Mode: SyncFull, ReplID: f[1], Offset: off, Addr: s.addr}
-		s.sync.Reason = r.fullReason(s, resume, "FULLRESYNC", f[1])
+		s.replid, s.full = replid, off
+		s.sync = &Sync{Mode: SyncFull, ReplID: replid, Offset: off, Addr: s.addr}
+		s.sync.Reason = r.fullReason(s, resume, "FULLRESYNC", replid)
 		s.phase = phaseSync
 		return nil
 	case line == "+DUALCHANNELSYNC":
@@ -268,6 +266,22 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 		s.dualPending = true
 		s.sync = &Sync{Mode: SyncFull, Addr: s.addr}
 		s.sync.Reason = r.fullReason(s, resume, "DUALCHANNELSYNC", "")
+		s.phase = phaseSync
+		return nil
+	case strings.HasPrefix(line, "+RDBCHANNELSYNC"):
+		if !r.askDualChannel() {
+			return op(protoErr("%q answer without asking for rdb-channel replication", line))
+		}
+		id, err := parseRDBChannelSync(line)
+		if err != nil {
+			return op(err)
+		}
+		// Redis 8: the snapshot comes on a second connection
+		// (redisRDBChannel), whose +FULLRESYNC tells the replication id
+		// and the offset.
+		s.dualPending, s.rdbChannel, s.mainClientID = true, true, id
+		s.sync = &Sync{Mode: SyncFull, Addr: s.addr}
+		s.sync.Reason = r.fullReason(s, resume, "RDBCHANNELSYNC", "")
 		s.phase = phaseSync
 		return nil
 	case strings.HasPrefix(line, "+CONTINUE"):
@@ -304,6 +318,19 @@ func (r *Replica) psyncReply(s *session, resume Position, line string) error {
 		return nil
 	}
 	return op(protoErr("unexpected PSYNC reply %q", line))
+}
+
+// parseFullResync parses "+FULLRESYNC <replid> <offset>".
+func parseFullResync(line string) (string, int64, error) {
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "+FULLRESYNC" || len(f[1]) != 40 || validReplID(f[1]) != nil {
+		return "", 0, protoErr("bad FULLRESYNC reply %q", line)
+	}
+	off, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil || off < 0 {
+		return "", 0, protoErr("bad FULLRESYNC offset in %q", line)
+	}
+	return f[1], off, nil
 }
 
 func replconfReply(args []string, line string) error {

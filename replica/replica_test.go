@@ -57,9 +57,9 @@ func TestFullSyncLen(t *testing.T) {
 	cmds := conn.Commands()
 	require.Equal(t, []string{"PING"}, cmds[0])
 	require.Equal(t, "listening-port", cmds[1][1])
-	// capa dual-channel by default (DualChannelAuto): masters that do not
-	// know it ignore it.
-	require.Equal(t, []string{"REPLCONF", "capa", "eof", "capa", "psync2", "capa", "dual-channel"}, cmds[2])
+	// capa dual-channel and rdb-channel-repl by default (DualChannelAuto):
+	// masters that do not know them ignore them.
+	require.Equal(t, []string{"REPLCONF", "capa", "eof", "capa", "psync2", "capa", "dual-channel", "capa", "rdb-channel-repl"}, cmds[2])
 	require.Equal(t, []string{"PSYNC", "?", "-1"}, cmds[3])
 	// The ACK right after the payload.
 	_, err = conn.WaitAck(testCtx(t), 100)

@@ -46,7 +46,10 @@ type session struct {
 	db      int      // database selected in the stream
 	began   bool     // the command stream started: the session counts as a success
 
-	dualPending bool // +DUALCHANNELSYNC: the snapshot's connection is still to be made
+	dualPending bool // +DUALCHANNELSYNC or +RDBCHANNELSYNC: the snapshot's connection is still to be made
+
+	rdbChannel   bool   // +RDBCHANNELSYNC (Redis 8's rdb channel), not Valkey's dual channel
+	mainClientID uint64 // the main connection's client id given by +RDBCHANNELSYNC
 
 	broken error // set when the session cannot go on; reported as Disconnected
 }

@@ -30,9 +30,19 @@ type Conn struct {
 	cutAt   int64 // -1, or the offset at which to cut
 	acks    []int64
 	raw     [][]byte
-	closed  bool
-	done    chan struct{}
-	ackCh   chan struct{}
+
+	// rdb channel (Options.RDBChannel)
+	rdbCapa  bool  // announced capa rdb-channel-repl (and the master honours it)
+	waitRDB  bool  // answered +RDBCHANNELSYNC: waiting for its rdb channel
+	rdbFlag  bool  // REPLCONF rdb-channel 1
+	rdbOnly  bool  // REPLCONF rdb-only 1
+	mainID   int   // REPLCONF main-ch-client-id: the main connection's number
+	rdbConn  *Conn // on a main connection: its rdb channel, once started
+	mainConn *Conn // on an rdb channel: its main connection
+
+	closed bool
+	done   chan struct{}
+	ackCh  chan struct{}
 }
 
 // N returns the connection's number, from 1.
@@ -113,6 +123,14 @@ func (c *Conn) CutAt(off int64) {
 		c.closeLocked()
 	}
 	c.m.cond.Broadcast()
+}
+
+// RDBChannel returns the rdb channel of a main connection synced with
+// Options.RDBChannel, or nil.
+func (c *Conn) RDBChannel() *Conn {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	return c.rdbConn
 }
 
 // Done is closed when the connection ends.
@@ -201,17 +219,17 @@ func (c *Conn) serve() {
 			if len(args) >= 2 && strings.EqualFold(args[1], "ACK") {
 				continue
 			}
-			for i := 1; i+1 < len(args); i += 2 {
-				if strings.EqualFold(args[i], "capa") && strings.EqualFold(args[i+1], "psync2") {
-					m.mu.Lock()
-					c.psync2 = true
-					m.mu.Unlock()
-				}
-			}
-			reply = "+OK"
+			reply = c.replconf(args)
+		case name == "PSYNC" && len(args) == 3 && c.rdbChannelPSYNC():
+			c.startRDBChannel(args)
+			continue
 		case name == "PSYNC" && len(args) == 3:
 			if c.canContinue(args) {
 				if !c.startContinue(args, true) {
+					return
+				}
+			} else if c.askRDBChannel(args) {
+				if !c.write([]byte(fmt.Sprintf("+RDBCHANNELSYNC %d\r\n", c.n))) {
 					return
 				}
 			} else {
@@ -228,6 +246,39 @@ func (c *Conn) serve() {
 			return
 		}
 	}
+}
+
+// replconf applies REPLCONF's option-value pairs and returns the reply.
+func (c *Conn) replconf(args []string) string {
+	m := c.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := 1; i+1 < len(args); i += 2 {
+		opt, val := strings.ToLower(args[i]), args[i+1]
+		switch {
+		case opt == "capa" && strings.EqualFold(val, "psync2"):
+			c.psync2 = true
+		case opt == "capa" && strings.EqualFold(val, "rdb-channel-repl"):
+			c.rdbCapa = m.opts.RDBChannel
+		case opt == "rdb-only":
+			c.rdbOnly = val == "1"
+		case opt == "rdb-channel":
+			c.rdbFlag = val == "1"
+		case opt == "main-ch-client-id":
+			id, err := strconv.Atoi(val)
+			var main *Conn
+			for _, o := range m.conns {
+				if err == nil && o.n == id && o.waitRDB && !o.closed {
+					main = o
+				}
+			}
+			if main == nil {
+				return "-ERR Unrecognized RDB client id: " + val
+			}
+			c.mainID = id
+		}
+	}
+	return "+OK"
 }
 
 func (c *Conn) auth(args []string, authed *bool) string {

@@ -21,6 +21,12 @@
 // bytes, truncation, a stall, a wrong EOF mark, a raw header line);
 // PropagateRaw puts arbitrary bytes into the stream; Conn.CutAt cuts a
 // connection at an exact stream offset, mid-command if so chosen.
+//
+// Options.RDBChannel plays a Redis 8 master with rdb-channel replication:
+// +RDBCHANNELSYNC on the main connection, the snapshot on a second one
+// (whose Payload, chosen by its own connection number, can be truncated,
+// stalled or held back with Payload.Gate while the main connection
+// streams).
 package fakemaster
 
 import (

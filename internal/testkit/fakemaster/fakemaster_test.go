@@ -145,3 +145,51 @@ func TestBacklogOverrunDisconnects(t *testing.T) {
 	}
 	<-conn.Done()
 }
+
+// Redis 8's rdb channel, by hand: +RDBCHANNELSYNC on the main connection,
+// the rdb connection's REPLCONF and PSYNC, the stream on the main one from
+// the +FULLRESYNC offset while the snapshot is held back.
+func TestRDBChannel(t *testing.T) {
+	gate := make(chan struct{})
+	mark := strings.Repeat("m", 40)
+	m := Start(t, Options{Offset: 10, RDBChannel: true, Payload: func(int) Payload {
+		return Payload{Gate: gate, Mark: mark}
+	}})
+	main := connect(t, m)
+	main.send("REPLCONF", "capa", "eof", "capa", "psync2", "capa", "rdb-channel-repl")
+	require.Equal(t, "+OK", main.line())
+	main.send("PSYNC", "?", "-1")
+	require.Equal(t, "+RDBCHANNELSYNC 1", main.line())
+
+	rdbc := connect(t, m)
+	rdbc.send("REPLCONF", "capa", "eof", "rdb-only", "1", "rdb-channel", "1", "main-ch-client-id", "7")
+	require.Equal(t, "-ERR Unrecognized RDB client id: 7", rdbc.line())
+	rdbc.send("REPLCONF", "capa", "eof", "rdb-only", "1", "rdb-channel", "1", "main-ch-client-id", "1", "listening-port", "1")
+	require.Equal(t, "+OK", rdbc.line())
+	rdbc.send("PSYNC", "?", "-1")
+	require.Equal(t, "+FULLRESYNC "+m.ReplID()+" 10", rdbc.line())
+	conn, err := m.Accept(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, 1, conn.N())
+	require.True(t, conn.Full())
+	require.Equal(t, 2, conn.RDBChannel().N())
+
+	cmd := AppendCommand(nil, "SET", "k", "v")
+	off := m.Propagate("SET", "k", "v")
+	require.Equal(t, cmd, main.bytes(len(cmd))) // before the snapshot
+	close(gate)
+	snap := EmptyRDB()
+	require.Equal(t, "$EOF:"+mark, rdbc.line())
+	require.Equal(t, string(snap)+mark, string(rdbc.bytes(len(snap)+40)))
+	main.send("REPLCONF", "ACK", strconv.FormatInt(off, 10))
+	_, err = conn.WaitAck(ctx(t), off)
+	require.NoError(t, err)
+
+	// Without Options.RDBChannel the capability is ignored.
+	m2 := Start(t, Options{})
+	c := connect(t, m2)
+	c.send("REPLCONF", "capa", "eof", "capa", "psync2", "capa", "rdb-channel-repl")
+	require.Equal(t, "+OK", c.line())
+	c.send("PSYNC", "?", "-1")
+	require.Equal(t, "+FULLRESYNC "+m2.ReplID()+" 0", c.line())
+}

@@ -36,6 +36,20 @@ type Options struct {
 	// Conn.CutAt does (which may come too late when the stream is already
 	// waiting).
 	CutAt func(conn int) int64
+	// RDBChannel plays a Redis 8 master with repl-rdb-channel yes and
+	// repl-diskless-sync yes: a connection that announced capa
+	// rdb-channel-repl and cannot continue gets "+RDBCHANNELSYNC <id>" (its
+	// connection number as client id) instead of a full sync, then waits
+	// for its rdb channel: another connection sending REPLCONF ... rdb-only
+	// 1 rdb-channel 1 main-ch-client-id <id> ... (a wrong id gets
+	// "-ERR Unrecognized RDB client id: <id>") and PSYNC ? -1. That one gets
+	// +FULLRESYNC and the snapshot (diskless framing forced; its Payload is
+	// chosen by its own connection number), and nothing after it; the main
+	// connection starts streaming from the +FULLRESYNC offset at once and
+	// is returned by Accept (Conn.RDBChannel gives the rdb connection).
+	// Without it, capa rdb-channel-repl is ignored, as by a master that
+	// does not know it or runs without repl-rdb-channel.
+	RDBChannel bool
 	// Logf, when set, receives a line per connection event (t.Logf).
 	Logf func(format string, args ...any)
 }
@@ -66,6 +80,10 @@ type Payload struct {
 	// StallAt, when positive, sends only that many RDB bytes, then stays
 	// silent until the connection is cut or closed.
 	StallAt int
+	// Gate, when set, holds the payload (header included) until it is
+	// closed; with Options.RDBChannel the main connection streams
+	// meanwhile, so a test can write commands "during the transfer".
+	Gate <-chan struct{}
 	// Header, when set, is sent as the header line instead of the computed
 	// one, and the RDB follows as configured (garbage or "-ERR ..." tests).
 	Header string

@@ -65,6 +65,69 @@ func (c *Conn) startFull(args []string, reply bool) {
 	go c.writer(&p)
 }
 
+// askRDBChannel reports whether a PSYNC that cannot continue is answered
+// +RDBCHANNELSYNC, and if so records the connection as waiting for its rdb
+// channel.
+func (c *Conn) askRDBChannel(args []string) bool {
+	m := c.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !c.rdbCapa {
+		return false
+	}
+	c.waitRDB, c.psync = true, args
+	m.logf("conn %d: +RDBCHANNELSYNC, waiting for the rdb channel", c.n)
+	return true
+}
+
+// rdbChannelPSYNC reports whether this connection is an rdb channel
+// (REPLCONF rdb-channel 1 main-ch-client-id <id>) asking for its snapshot.
+func (c *Conn) rdbChannelPSYNC() bool {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	return c.rdbFlag && c.mainID != 0
+}
+
+// startRDBChannel answers an rdb channel's PSYNC: +FULLRESYNC and the
+// snapshot here, while its main connection streams from the same offset,
+// as Redis 8 does when the snapshot's delivery starts.
+func (c *Conn) startRDBChannel(args []string) {
+	m := c.m
+	m.mu.Lock()
+	var main *Conn
+	for _, o := range m.conns {
+		if o.n == c.mainID && o.waitRDB && !o.closed {
+			main = o
+		}
+	}
+	if main == nil {
+		m.mu.Unlock()
+		m.logf("conn %d: rdb channel of conn %d, which is gone", c.n, c.mainID)
+		c.write([]byte("-ERR Unrecognized RDB client id\r\n"))
+		return
+	}
+	c.psync, c.started, c.full, c.sent, c.mainConn = args, true, true, m.offset, main
+	main.waitRDB, main.started, main.full, main.online, main.sent, main.rdbConn = false, true, true, true, m.offset, c
+	line := fmt.Sprintf("+FULLRESYNC %s %d\r\n", m.replid, m.offset)
+	m.mu.Unlock()
+	if !c.write([]byte(line)) {
+		return
+	}
+	main.presetCut()
+	m.logf("conn %d: rdb channel of conn %d: full sync at %d, the main connection streams from there", c.n, main.n, c.sent)
+	main.accept()
+	m.wg.Add(1)
+	go main.writer(nil)
+
+	p := Payload{}
+	if m.opts.Payload != nil {
+		p = m.opts.Payload(c.n)
+	}
+	p.EOF = true // granted only with diskless sync
+	m.wg.Add(1)
+	go c.writer(&p)
+}
+
 func (c *Conn) presetCut() {
 	if c.m.opts.CutAt == nil {
 		return
@@ -83,6 +146,12 @@ func (c *Conn) writer(p *Payload) {
 	if p != nil {
 		if !c.sendPayload(p) {
 			return
+		}
+		m.mu.Lock()
+		rdbOnly := c.mainConn != nil
+		m.mu.Unlock()
+		if rdbOnly {
+			return // an rdb channel: the snapshot only
 		}
 		if !p.EOF {
 			m.mu.Lock()
@@ -149,6 +218,13 @@ func (c *Conn) sendPayload(p *Payload) bool {
 			if i >= 0 && i < len(body) {
 				body[i] ^= 0xff
 			}
+		}
+	}
+	if p.Gate != nil {
+		select {
+		case <-p.Gate:
+		case <-c.done:
+			return false
 		}
 	}
 	mark := p.Mark
