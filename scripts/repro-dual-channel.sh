@@ -51,17 +51,18 @@ sleep 2
 run() { # run <mode>
   local mode=$1 before
   before=$(grep -c "output buffer limits" "$WORK/master.log" || true)
-  "$WORK/redtap" tap --addr "127.0.0.1:$PORT" --format none --dual-channel "$mode" 2>"$WORK/tap-$mode.err" &
+  /usr/bin/time -f "    tap peak RSS %M KiB, CPU %U s user %S s sys" \
+    "$WORK/redtap" tap --addr "127.0.0.1:$PORT" --format none --dual-channel "$mode" 2>"$WORK/tap-$mode.err" &
   local pid=$!
   sleep "$SECS"
-  kill -INT "$pid"
+  pkill -INT -P "$pid" || kill -INT "$pid"
   wait "$pid" || true
   local after
   after=$(grep -c "output buffer limits" "$WORK/master.log" || true)
   echo "--- dual-channel $mode, $SECS s:"
-  grep -E "sync with|disconnected" "$WORK/tap-$mode.err" | sed 's/^/    /' | head -6
+  grep -E "sync with|disconnected|snapshot done" "$WORK/tap-$mode.err" | sed 's/^/    /' | head -6
   echo "    ($(grep -c 'sync with' "$WORK/tap-$mode.err") syncs, $(grep -c disconnected "$WORK/tap-$mode.err") disconnections)"
-  tail -1 "$WORK/tap-$mode.err" | sed 's/^/    /'
+  tail -2 "$WORK/tap-$mode.err" | sed 's/^/    /'
   echo "    master dropped the tap for its output buffer $((after - before)) times"
 }
 run off

@@ -187,6 +187,7 @@ func (o *tapOptions) config() (replica.Config, error) {
 
 // tapRun is one run of the tap subcommand.
 type tapRun struct {
+	syncAt   time.Time // when the last Sync arrived
 	r        *replica.Replica
 	out      *flushCommitter
 	progress *progress
@@ -289,6 +290,7 @@ func (t *tapRun) loop(ctx context.Context) error {
 func (t *tapRun) report(ev replica.Event) {
 	switch e := ev.(type) {
 	case *replica.Sync:
+		t.syncAt = time.Now()
 		if e.Reason != "" {
 			fmt.Fprintf(t.stderr, "redtap: tap: %s sync with %s (%s %d): %s\n", e.Mode, e.Addr, e.ReplID, e.Offset, e.Reason)
 		} else {
@@ -298,6 +300,11 @@ func (t *tapRun) report(ev replica.Event) {
 		t.progress.update(false)
 	case *replica.SnapshotDone:
 		t.progress.update(true)
+		msg := fmt.Sprintf("redtap: tap: snapshot done: %d keys, %.1f MB in %.1f s", e.Keys, float64(e.Bytes)/1e6, time.Since(t.syncAt).Seconds())
+		if st := t.r.Stats(); st.DualChannelSyncs > 0 {
+			msg += fmt.Sprintf("; stream held meanwhile (dual channel): %.1f MB, %.1f MB of it on disk", float64(st.Held)/1e6, float64(st.HeldOnDisk)/1e6)
+		}
+		fmt.Fprintln(t.stderr, msg)
 	case *replica.Disconnected:
 		t.progress.interrupt()
 		fmt.Fprintf(t.stderr, "redtap: tap: disconnected from %s: %v\n", e.Addr, e.Err)
