@@ -19,7 +19,7 @@ KEYS=${KEYS:-1000000}
 SIZE=${SIZE:-1000}
 LIMIT=${LIMIT:-16mb}
 SECS=${SECS:-120}
-VALKEY=${VALKEY:-$(ls ../shared/servers/valkey-8*/valkey-server ../../shared/servers/valkey-8*/valkey-server 2>/dev/null | head -1)}
+VALKEY=${VALKEY:-$( (ls ../shared/servers/valkey-8*/valkey-server ../../shared/servers/valkey-8*/valkey-server 2>/dev/null || true) | head -1)}
 WORK=${WORK:-$(mktemp -d)}
 PORT=${PORT:-$((20000 + RANDOM % 20000))}
 test -x "$VALKEY" || { echo "no valkey-server 8 (set VALKEY)"; exit 1; }
