@@ -21,6 +21,7 @@ import (
 	"github.com/redtap/redtap/internal/testkit/fakemaster"
 	"github.com/redtap/redtap/internal/testkit/oracle"
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/syncbuf"
 	"github.com/redtap/redtap/replica"
 )
 
@@ -129,32 +130,14 @@ func hasSeq(t *testing.T, key string, n int64) func([]tapLine) bool {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // inProcessTap runs `redtap tap args...` in this process with stdout to a
 // file; stop cancels it (as SIGINT does) and returns the exit code.
-func inProcessTap(t *testing.T, args ...string) (outPath string, stderr *syncBuffer, stop func() int) {
+func inProcessTap(t *testing.T, args ...string) (outPath string, stderr *syncbuf.Buffer, stop func() int) {
 	t.Helper()
 	outPath = filepath.Join(t.TempDir(), "out")
 	f, err := os.Create(outPath)
 	require.NoError(t, err)
-	stderr = &syncBuffer{}
+	stderr = &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
 	go func() {
