@@ -280,17 +280,8 @@ func (g *gen) next() []string {
 		case 7:
 			a, b := r.IntN(8)-4, r.IntN(8)-4
 			ms := zsorted(v.z)
-			n := len(ms)
-			s, e := a, b
-			if s < 0 {
-				s += n
-			}
-			if e < 0 {
-				e += n
-			}
-			s = max(s, 0)
-			if s <= e && s < n {
-				for _, m := range ms[s:min(e+1, n)] {
+			if s, e, ok := modelRange(a, b, len(ms)); ok {
+				for _, m := range ms[s:e] {
 					delete(v.z, m)
 				}
 			}
@@ -347,19 +338,10 @@ func (g *gen) next() []string {
 			return []string{"LSET", key, strconv.Itoa(i - len(v.list)*r.IntN(2)), el}
 		case 4:
 			a, b := r.IntN(6)-3, r.IntN(6)-3
-			n := len(v.list)
-			s, e := a, b
-			if s < 0 {
-				s += n
-			}
-			if e < 0 {
-				e += n
-			}
-			s = max(s, 0)
-			if s > e || s >= n {
-				v.list = nil
+			if s, e, ok := modelRange(a, b, len(v.list)); ok {
+				v.list = slices.Clone(v.list[s:e])
 			} else {
-				v.list = slices.Clone(v.list[s:min(e+1, n)])
+				v.list = nil
 			}
 			return []string{"LTRIM", key, strconv.Itoa(a), strconv.Itoa(b)}
 		case 5:
@@ -685,4 +667,23 @@ func TestModelBounded(t *testing.T) {
 			t.Logf("evictions %d, stale windows seen %d", st.Evictions, stale)
 		})
 	}
+}
+
+// modelRange resolves Redis's range of indexes a..b (both included,
+// negative from the end: LTRIM's, ZREMRANGEBYRANK's) over n elements to
+// the slice bounds [s:e]; ok is false when it is empty. The model works it
+// out on its own rather than with the assembler's rangeIndex.
+func modelRange(a, b, n int) (s, e int, ok bool) {
+	s, e = a, b
+	if s < 0 {
+		s += n
+	}
+	if e < 0 {
+		e += n
+	}
+	s = max(s, 0)
+	if s > e || s >= n {
+		return 0, 0, false
+	}
+	return s, min(e+1, n), true
 }

@@ -167,31 +167,17 @@ func (c *countingSource) Next(ctx context.Context) (replica.Event, error) {
 // the tap.
 func BenchmarkTap(b *testing.B) {
 	const perBlock = 10000
-	var block []byte
-	for i := 0; i < perBlock; i++ {
-		k := fmt.Sprintf("key:%012d", i)
+	block := blockmaster.SETs(perBlock, func(i int) string {
 		if i%100 == 0 {
-			k = fmt.Sprintf("hot:%012d", i)
+			return fmt.Sprintf("hot:%012d", i)
 		}
-		block = fmt.Appendf(block, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\n%s\r\n", len(k), k, "xxxxxxxxxxxxxxxx")
-	}
+		return fmt.Sprintf("key:%012d", i)
+	})
 	for _, mode := range []string{"bare", "all", "1pct"} {
 		b.Run(mode, func(b *testing.B) {
 			ctx := context.Background()
-			r, err := replica.Dial(ctx, replica.Config{Addr: blockmaster.Start(b, block), Snapshot: replica.SnapshotSkip, MaxRetries: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
+			r := blockmaster.Dial(b, block)
 			defer r.Close()
-			for {
-				ev, err := r.Next(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, ok := ev.(*replica.SnapshotDone); ok {
-					break
-				}
-			}
 			src := &countingSource{src: r}
 			var sub *monitor.Subscriber
 			if mode != "bare" {

@@ -94,7 +94,7 @@ func TestModel(t *testing.T) {
 	require.NoError(t, w.settle(ctx, mc))
 	// A fence in a family no filter but "all" selects: once every
 	// subscriber has been offered it, they have seen everything before.
-	require.NoError(t, w.use(ctx, 0))
+	require.NoError(t, w.conn.Use(ctx, 0))
 	require.NoError(t, w.conn.Set(ctx, "zz:fence", "1", 0).Err())
 	var fence int64
 	redistest.WaitFor(t, time.Minute, "the fence", func() bool {
@@ -339,30 +339,10 @@ func loadSelection(ctx context.Context, master, want *redis.Client, sel func(str
 // SWAPDB only between databases 1 and 2.
 type modelWorkload struct {
 	rnd   *rand.Rand
-	conn  *redis.Conn
-	db    int
+	conn  *oracle.Conn
 	keys  int
 	ops   int
 	flush bool
-}
-
-func (w *modelWorkload) use(ctx context.Context, db int) error {
-	if db == w.db {
-		return nil
-	}
-	if err := w.conn.Select(ctx, db).Err(); err != nil {
-		return err
-	}
-	w.db = db
-	return nil
-}
-
-func (w *modelWorkload) do(ctx context.Context, args ...any) error {
-	err := w.conn.Do(ctx, args...).Err()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("%v: %w", args, err)
-	}
-	return nil
 }
 
 func (w *modelWorkload) key(fam string) string { return fam + ":" + strconv.Itoa(w.rnd.IntN(w.keys)) }
@@ -381,9 +361,9 @@ func (w *modelWorkload) value() string {
 func (w *modelWorkload) ttl() int64 { return 3600 + w.rnd.Int64N(3600) }
 
 func (w *modelWorkload) preload(ctx context.Context, c *redis.Client) error {
-	w.conn, w.db = c.Conn(), -1
+	w.conn = oracle.NewConn(c)
 	for db := 0; db < 3; db++ {
-		if err := w.use(ctx, db); err != nil {
+		if err := w.conn.Use(ctx, db); err != nil {
 			return err
 		}
 		for i := 0; i < 120; i++ {
@@ -398,21 +378,21 @@ func (w *modelWorkload) preload(ctx context.Context, c *redis.Client) error {
 				{"RPUSH", "cpu:l:big", v}, {"SADD", "cpu:t:big", v}, {"HSET", "cpu:h:big", v, j},
 				{"ZADD", "cpu:z:big", j, v}, {"XADD", "cpu:x:big", "*", "n", j},
 			} {
-				if err := w.do(ctx, cmd...); err != nil {
+				if err := w.conn.Write(ctx, cmd...); err != nil {
 					return err
 				}
 			}
 		}
-		if err := w.do(ctx, "PEXPIRE", "cpu:h:big", w.ttl()*1000); err != nil {
+		if err := w.conn.Write(ctx, "PEXPIRE", "cpu:h:big", w.ttl()*1000); err != nil {
 			return err
 		}
 	}
-	return w.use(ctx, 0)
+	return w.conn.Use(ctx, 0)
 }
 
 func (w *modelWorkload) run(ctx context.Context, c *redis.Client, n int) error {
 	for i := 0; i < n; i++ {
-		if err := w.use(ctx, w.rnd.IntN(3)); err != nil {
+		if err := w.conn.Use(ctx, w.rnd.IntN(3)); err != nil {
 			return err
 		}
 		if err := w.step(ctx, true); err != nil {
@@ -444,9 +424,9 @@ func (w *modelWorkload) step(ctx context.Context, live bool) error {
 		return w.genericOp(ctx)
 	case 12:
 		if live { // short-lived keys: expire while the tap runs
-			return w.do(ctx, "SET", w.key("cpu:e"), w.value(), "PX", 50+w.rnd.IntN(300))
+			return w.conn.Write(ctx, "SET", w.key("cpu:e"), w.value(), "PX", 50+w.rnd.IntN(300))
 		}
-		return w.do(ctx, "SET", w.key("cpu:s"), w.value())
+		return w.conn.Write(ctx, "SET", w.key("cpu:s"), w.value())
 	case 13:
 		return w.crossDB(ctx)
 	case 14:
@@ -462,50 +442,50 @@ func (w *modelWorkload) stringOp(ctx context.Context) error {
 	k := w.key("cpu:s")
 	switch w.rnd.IntN(14) {
 	case 0:
-		return w.do(ctx, "SET", k, w.value(), "EX", w.ttl())
+		return w.conn.Write(ctx, "SET", k, w.value(), "EX", w.ttl())
 	case 1:
-		return w.do(ctx, "SET", k, w.value(), "KEEPTTL")
+		return w.conn.Write(ctx, "SET", k, w.value(), "KEEPTTL")
 	case 2:
-		return w.do(ctx, "SET", k, w.value(), "NX", "GET")
+		return w.conn.Write(ctx, "SET", k, w.value(), "NX", "GET")
 	case 3:
-		return w.do(ctx, "SETEX", k, w.ttl(), w.value())
+		return w.conn.Write(ctx, "SETEX", k, w.ttl(), w.value())
 	case 4:
-		return w.do(ctx, "MSET", k, w.value(), w.key("cpu:s"), w.value())
+		return w.conn.Write(ctx, "MSET", k, w.value(), w.key("cpu:s"), w.value())
 	case 5:
-		return w.do(ctx, "APPEND", k, w.value())
+		return w.conn.Write(ctx, "APPEND", k, w.value())
 	case 6:
-		return w.do(ctx, "SETRANGE", k, w.rnd.IntN(20), w.value())
+		return w.conn.Write(ctx, "SETRANGE", k, w.rnd.IntN(20), w.value())
 	case 7:
-		return w.do(ctx, "GETDEL", k)
+		return w.conn.Write(ctx, "GETDEL", k)
 	case 8:
-		return w.do(ctx, "GETEX", k, "EX", w.ttl())
+		return w.conn.Write(ctx, "GETEX", k, "EX", w.ttl())
 	case 9:
-		return w.do(ctx, "GETEX", k, "PERSIST")
+		return w.conn.Write(ctx, "GETEX", k, "PERSIST")
 	case 10:
-		return w.do(ctx, "GETSET", k, w.value())
+		return w.conn.Write(ctx, "GETSET", k, w.value())
 	case 11:
-		return w.do(ctx, "SETNX", k, w.value())
+		return w.conn.Write(ctx, "SETNX", k, w.value())
 	case 12:
-		return w.do(ctx, "MSETNX", k+"n", w.value(), k+"m", w.value())
+		return w.conn.Write(ctx, "MSETNX", k+"n", w.value(), k+"m", w.value())
 	default:
-		return w.do(ctx, "SET", k, w.value())
+		return w.conn.Write(ctx, "SET", k, w.value())
 	}
 }
 
 func (w *modelWorkload) counterOp(ctx context.Context) error {
 	switch w.rnd.IntN(6) {
 	case 0:
-		return w.do(ctx, "INCRBYFLOAT", w.key("cpu:f"), "1.25")
+		return w.conn.Write(ctx, "INCRBYFLOAT", w.key("cpu:f"), "1.25")
 	case 1:
-		return w.do(ctx, "DECRBY", w.key("cpu:n"), w.rnd.IntN(100))
+		return w.conn.Write(ctx, "DECRBY", w.key("cpu:n"), w.rnd.IntN(100))
 	case 2:
-		return w.do(ctx, "INCRBY", w.key("cpu:n"), w.rnd.IntN(100)-50)
+		return w.conn.Write(ctx, "INCRBY", w.key("cpu:n"), w.rnd.IntN(100)-50)
 	case 3:
-		return w.do(ctx, "SETBIT", w.key("cpu:b"), w.rnd.IntN(300), w.rnd.IntN(2))
+		return w.conn.Write(ctx, "SETBIT", w.key("cpu:b"), w.rnd.IntN(300), w.rnd.IntN(2))
 	case 4:
-		return w.do(ctx, "DECR", w.key("cpu:n"))
+		return w.conn.Write(ctx, "DECR", w.key("cpu:n"))
 	default:
-		return w.do(ctx, "INCR", w.key("cpu:n"))
+		return w.conn.Write(ctx, "INCR", w.key("cpu:n"))
 	}
 }
 
@@ -514,17 +494,17 @@ func (w *modelWorkload) hashOp(ctx context.Context) error {
 	f := "f" + strconv.Itoa(w.rnd.IntN(8))
 	switch w.rnd.IntN(8) {
 	case 0:
-		return w.do(ctx, "HDEL", k, f, "f1")
+		return w.conn.Write(ctx, "HDEL", k, f, "f1")
 	case 1:
-		return w.do(ctx, "HINCRBY", k, "ctr", w.rnd.IntN(10)-3)
+		return w.conn.Write(ctx, "HINCRBY", k, "ctr", w.rnd.IntN(10)-3)
 	case 2:
-		return w.do(ctx, "HINCRBYFLOAT", k, "flt", "0.5")
+		return w.conn.Write(ctx, "HINCRBYFLOAT", k, "flt", "0.5")
 	case 3:
-		return w.do(ctx, "HSETNX", k, f, w.value())
+		return w.conn.Write(ctx, "HSETNX", k, f, w.value())
 	case 4:
-		return w.do(ctx, "HMSET", k, f, w.value())
+		return w.conn.Write(ctx, "HMSET", k, f, w.value())
 	default:
-		return w.do(ctx, "HSET", k, f, w.value(), "g", w.value())
+		return w.conn.Write(ctx, "HSET", k, f, w.value(), "g", w.value())
 	}
 }
 
@@ -536,39 +516,39 @@ func (w *modelWorkload) listOp(ctx context.Context) error {
 	}
 	switch w.rnd.IntN(14) {
 	case 0:
-		return w.do(ctx, "LPOP", k, 1+w.rnd.IntN(3))
+		return w.conn.Write(ctx, "LPOP", k, 1+w.rnd.IntN(3))
 	case 1:
-		return w.do(ctx, "RPOP", k)
+		return w.conn.Write(ctx, "RPOP", k)
 	case 2:
 		if n == 0 {
 			return nil
 		}
-		return w.do(ctx, "LSET", k, w.rnd.Int64N(2*n)-n, w.value())
+		return w.conn.Write(ctx, "LSET", k, w.rnd.Int64N(2*n)-n, w.value())
 	case 3:
-		return w.do(ctx, "LTRIM", k, w.rnd.IntN(3), 10+w.rnd.IntN(10)-w.rnd.IntN(30))
+		return w.conn.Write(ctx, "LTRIM", k, w.rnd.IntN(3), 10+w.rnd.IntN(10)-w.rnd.IntN(30))
 	case 4:
-		return w.do(ctx, "LMOVE", k, w.key("cpu:l"), []string{"LEFT", "RIGHT"}[w.rnd.IntN(2)], []string{"LEFT", "RIGHT"}[w.rnd.IntN(2)])
+		return w.conn.Write(ctx, "LMOVE", k, w.key("cpu:l"), []string{"LEFT", "RIGHT"}[w.rnd.IntN(2)], []string{"LEFT", "RIGHT"}[w.rnd.IntN(2)])
 	case 5:
-		return w.do(ctx, "RPOPLPUSH", k, w.key("cpu:l"))
+		return w.conn.Write(ctx, "RPOPLPUSH", k, w.key("cpu:l"))
 	case 6:
-		return w.do(ctx, "LINSERT", k, []string{"BEFORE", "AFTER"}[w.rnd.IntN(2)], "v1", w.value())
+		return w.conn.Write(ctx, "LINSERT", k, []string{"BEFORE", "AFTER"}[w.rnd.IntN(2)], "v1", w.value())
 	case 7:
-		return w.do(ctx, "LREM", k, w.rnd.IntN(5)-2, "v1")
+		return w.conn.Write(ctx, "LREM", k, w.rnd.IntN(5)-2, "v1")
 	case 8:
 		if n == 0 {
 			return nil
 		}
-		return w.do(ctx, "BLPOP", k, 1)
+		return w.conn.Write(ctx, "BLPOP", k, 1)
 	case 9:
-		return w.do(ctx, "LMPOP", 2, k, w.key("cpu:l"), "RIGHT", "COUNT", 2)
+		return w.conn.Write(ctx, "LMPOP", 2, k, w.key("cpu:l"), "RIGHT", "COUNT", 2)
 	case 10:
-		return w.do(ctx, "LPUSHX", k, w.value())
+		return w.conn.Write(ctx, "LPUSHX", k, w.value())
 	default:
 		args := []any{[]string{"LPUSH", "RPUSH"}[w.rnd.IntN(2)], k}
 		for range 1 + w.rnd.IntN(4) {
 			args = append(args, []string{"v1", "v2", w.value()}[w.rnd.IntN(3)])
 		}
-		return w.do(ctx, args...)
+		return w.conn.Write(ctx, args...)
 	}
 }
 
@@ -576,13 +556,13 @@ func (w *modelWorkload) setOp(ctx context.Context) error {
 	k := w.key("cpu:t")
 	switch w.rnd.IntN(6) {
 	case 0:
-		return w.do(ctx, "SREM", k, w.rnd.IntN(20))
+		return w.conn.Write(ctx, "SREM", k, w.rnd.IntN(20))
 	case 1:
-		return w.do(ctx, "SPOP", k, 1+w.rnd.IntN(3))
+		return w.conn.Write(ctx, "SPOP", k, 1+w.rnd.IntN(3))
 	case 2:
-		return w.do(ctx, "SMOVE", k, w.key("cpu:t"), w.rnd.IntN(20))
+		return w.conn.Write(ctx, "SMOVE", k, w.key("cpu:t"), w.rnd.IntN(20))
 	default:
-		return w.do(ctx, "SADD", k, w.rnd.IntN(20), w.value())
+		return w.conn.Write(ctx, "SADD", k, w.rnd.IntN(20), w.value())
 	}
 }
 
@@ -591,39 +571,39 @@ func (w *modelWorkload) zsetOp(ctx context.Context) error {
 	m := "m" + strconv.Itoa(w.rnd.IntN(12))
 	switch w.rnd.IntN(14) {
 	case 0:
-		return w.do(ctx, "ZREM", k, m)
+		return w.conn.Write(ctx, "ZREM", k, m)
 	case 1:
-		return w.do(ctx, "ZPOPMIN", k, 1+w.rnd.IntN(2))
+		return w.conn.Write(ctx, "ZPOPMIN", k, 1+w.rnd.IntN(2))
 	case 2:
-		return w.do(ctx, "ZPOPMAX", k)
+		return w.conn.Write(ctx, "ZPOPMAX", k)
 	case 3:
-		return w.do(ctx, "ZINCRBY", k, "2.5", m)
+		return w.conn.Write(ctx, "ZINCRBY", k, "2.5", m)
 	case 4:
-		return w.do(ctx, "ZREMRANGEBYRANK", k, 0, w.rnd.IntN(3)-1)
+		return w.conn.Write(ctx, "ZREMRANGEBYRANK", k, 0, w.rnd.IntN(3)-1)
 	case 5:
-		return w.do(ctx, "ZREMRANGEBYSCORE", k, "("+strconv.Itoa(w.rnd.IntN(50)), "+inf")
+		return w.conn.Write(ctx, "ZREMRANGEBYSCORE", k, "("+strconv.Itoa(w.rnd.IntN(50)), "+inf")
 	case 6:
-		return w.do(ctx, "ZADD", k, []string{"GT", "LT"}[w.rnd.IntN(2)], "CH", w.rnd.IntN(100), m)
+		return w.conn.Write(ctx, "ZADD", k, []string{"GT", "LT"}[w.rnd.IntN(2)], "CH", w.rnd.IntN(100), m)
 	case 7:
-		return w.do(ctx, "ZADD", k, "XX", "INCR", "-1.5", m)
+		return w.conn.Write(ctx, "ZADD", k, "XX", "INCR", "-1.5", m)
 	case 8:
-		return w.do(ctx, "ZADD", k, "NX", w.rnd.IntN(100), m, "-inf", "lo")
+		return w.conn.Write(ctx, "ZADD", k, "NX", w.rnd.IntN(100), m, "-inf", "lo")
 	case 9:
-		return w.do(ctx, "ZMPOP", 1, k, "MIN", "COUNT", 2)
+		return w.conn.Write(ctx, "ZMPOP", 1, k, "MIN", "COUNT", 2)
 	case 10:
 		y := w.key("cpu:y")
 		if w.rnd.IntN(2) == 0 {
-			return w.do(ctx, "ZREMRANGEBYLEX", y, "["+string(rune('a'+w.rnd.IntN(6))), "(f")
+			return w.conn.Write(ctx, "ZREMRANGEBYLEX", y, "["+string(rune('a'+w.rnd.IntN(6))), "(f")
 		}
-		return w.do(ctx, "ZADD", y, 0, string(rune('a'+w.rnd.IntN(8))), 0, w.value())
+		return w.conn.Write(ctx, "ZADD", y, 0, string(rune('a'+w.rnd.IntN(8))), 0, w.value())
 	case 11:
 		n, err := w.conn.ZCard(ctx, k).Result()
 		if err != nil || n == 0 {
 			return err
 		}
-		return w.do(ctx, "BZPOPMIN", k, 1)
+		return w.conn.Write(ctx, "BZPOPMIN", k, 1)
 	default:
-		return w.do(ctx, "ZADD", k, w.rnd.NormFloat64()*100, m, float64(w.rnd.IntN(1000))/8, w.value())
+		return w.conn.Write(ctx, "ZADD", k, w.rnd.NormFloat64()*100, m, float64(w.rnd.IntN(1000))/8, w.value())
 	}
 }
 
@@ -635,15 +615,15 @@ func (w *modelWorkload) streamOp(ctx context.Context) error {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		return w.do(ctx, "XDEL", k, ids[w.rnd.IntN(len(ids))].ID, "1-1")
+		return w.conn.Write(ctx, "XDEL", k, ids[w.rnd.IntN(len(ids))].ID, "1-1")
 	case 1:
-		return w.do(ctx, "XTRIM", k, "MAXLEN", 8+w.rnd.IntN(5))
+		return w.conn.Write(ctx, "XTRIM", k, "MAXLEN", 8+w.rnd.IntN(5))
 	case 2:
-		return w.do(ctx, "XADD", k, "MAXLEN", "~", 20, "*", "a", w.value())
+		return w.conn.Write(ctx, "XADD", k, "MAXLEN", "~", 20, "*", "a", w.value())
 	case 3:
-		return w.do(ctx, "XADD", k, "MAXLEN", 15, "*", "a", w.value())
+		return w.conn.Write(ctx, "XADD", k, "MAXLEN", 15, "*", "a", w.value())
 	default:
-		return w.do(ctx, "XADD", k, "*", "a", w.value(), "b", w.value())
+		return w.conn.Write(ctx, "XADD", k, "*", "a", w.value(), "b", w.value())
 	}
 }
 
@@ -657,53 +637,53 @@ func (w *modelWorkload) genericOp(ctx context.Context) error {
 	}
 	switch w.rnd.IntN(9) {
 	case 0:
-		return w.do(ctx, "DEL", k, w.key(fam))
+		return w.conn.Write(ctx, "DEL", k, w.key(fam))
 	case 1:
-		return w.do(ctx, "UNLINK", k)
+		return w.conn.Write(ctx, "UNLINK", k)
 	case 2:
-		return w.do(ctx, "EXPIRE", k, w.ttl())
+		return w.conn.Write(ctx, "EXPIRE", k, w.ttl())
 	case 3:
-		return w.do(ctx, "PEXPIREAT", k, time.Now().UnixMilli()+w.ttl()*1000)
+		return w.conn.Write(ctx, "PEXPIREAT", k, time.Now().UnixMilli()+w.ttl()*1000)
 	case 4:
-		return w.do(ctx, "PERSIST", k)
+		return w.conn.Write(ctx, "PERSIST", k)
 	case 5:
 		if exists == 0 {
 			return nil
 		}
-		return w.do(ctx, "RENAME", k, w.key(fam))
+		return w.conn.Write(ctx, "RENAME", k, w.key(fam))
 	case 6:
 		if exists == 0 {
 			return nil
 		}
-		return w.do(ctx, "RENAMENX", k, w.key(fam))
+		return w.conn.Write(ctx, "RENAMENX", k, w.key(fam))
 	case 7:
 		to := w.key(fam)
 		if to == k {
 			return nil
 		}
-		return w.do(ctx, "COPY", k, to, "REPLACE")
+		return w.conn.Write(ctx, "COPY", k, to, "REPLACE")
 	default:
-		return w.do(ctx, "EXPIREAT", k, time.Now().Unix()+w.ttl(), "GT")
+		return w.conn.Write(ctx, "EXPIREAT", k, time.Now().Unix()+w.ttl(), "GT")
 	}
 }
 
 // crossDB moves keys between databases 1 and 2 only.
 func (w *modelWorkload) crossDB(ctx context.Context) error {
-	if w.db == 0 {
+	if w.conn.DB() == 0 {
 		return nil
 	}
-	other := 3 - w.db
+	other := 3 - w.conn.DB()
 	fam := []string{"cpu:s", "cpu:h", "cpu:z", "cpu:l"}[w.rnd.IntN(4)]
 	switch r := w.rnd.IntN(20); {
 	case r == 0:
-		return w.do(ctx, "SWAPDB", 1, 2)
+		return w.conn.Write(ctx, "SWAPDB", 1, 2)
 	case r == 1 && !w.flush:
 		w.flush = true
-		return w.do(ctx, "FLUSHDB")
+		return w.conn.Write(ctx, "FLUSHDB")
 	case r < 10:
-		return w.do(ctx, "MOVE", w.key(fam), other)
+		return w.conn.Write(ctx, "MOVE", w.key(fam), other)
 	default:
-		return w.do(ctx, "COPY", w.key(fam), w.key(fam), "DB", other, "REPLACE")
+		return w.conn.Write(ctx, "COPY", w.key(fam), w.key(fam), "DB", other, "REPLACE")
 	}
 }
 
@@ -738,7 +718,7 @@ return 1`
 // script runs a script; a Redis 7 master propagates its effects in
 // MULTI/EXEC.
 func (w *modelWorkload) script(ctx context.Context) error {
-	return w.do(ctx, "EVAL", modelScript, 5, w.key("cpu:n"), w.key("cpu:l"), w.key("cpu:h"),
+	return w.conn.Write(ctx, "EVAL", modelScript, 5, w.key("cpu:n"), w.key("cpu:l"), w.key("cpu:h"),
 		w.key("mem:t"), w.key("mem:t"), w.value())
 }
 
@@ -746,23 +726,23 @@ func (w *modelWorkload) script(ctx context.Context) error {
 func (w *modelWorkload) memOp(ctx context.Context) error {
 	switch w.rnd.IntN(13) {
 	case 0:
-		return w.do(ctx, "SADD", w.key("mem:t"), w.rnd.IntN(30), w.value())
+		return w.conn.Write(ctx, "SADD", w.key("mem:t"), w.rnd.IntN(30), w.value())
 	case 1:
-		return w.do(ctx, []string{"SUNIONSTORE", "SINTERSTORE", "SDIFFSTORE"}[w.rnd.IntN(3)], w.key("mem:t"), w.key("mem:t"), w.key("mem:t"))
+		return w.conn.Write(ctx, []string{"SUNIONSTORE", "SINTERSTORE", "SDIFFSTORE"}[w.rnd.IntN(3)], w.key("mem:t"), w.key("mem:t"), w.key("mem:t"))
 	case 2:
-		return w.do(ctx, "ZUNIONSTORE", w.key("mem:z"), 2, w.key("mem:z"), w.key("mem:z"), "WEIGHTS", 1, 2)
+		return w.conn.Write(ctx, "ZUNIONSTORE", w.key("mem:z"), 2, w.key("mem:z"), w.key("mem:z"), "WEIGHTS", 1, 2)
 	case 3:
-		return w.do(ctx, "GEOADD", w.key("mem:z"), 13.361389+w.rnd.Float64(), 38.115556, w.value())
+		return w.conn.Write(ctx, "GEOADD", w.key("mem:z"), 13.361389+w.rnd.Float64(), 38.115556, w.value())
 	case 4:
-		return w.do(ctx, "ZRANGESTORE", w.key("mem:z"), w.key("mem:z"), 0, 3)
+		return w.conn.Write(ctx, "ZRANGESTORE", w.key("mem:z"), w.key("mem:z"), 0, 3)
 	case 5:
-		return w.do(ctx, "PFADD", w.key("mem:p"), w.value(), w.value())
+		return w.conn.Write(ctx, "PFADD", w.key("mem:p"), w.value(), w.value())
 	case 6:
-		return w.do(ctx, "PFMERGE", w.key("mem:p"), w.key("mem:p"))
+		return w.conn.Write(ctx, "PFMERGE", w.key("mem:p"), w.key("mem:p"))
 	case 7:
-		return w.do(ctx, "BITOP", []string{"OR", "AND", "XOR"}[w.rnd.IntN(3)], w.key("mem:b"), w.key("mem:b"), w.key("mem:b"))
+		return w.conn.Write(ctx, "BITOP", []string{"OR", "AND", "XOR"}[w.rnd.IntN(3)], w.key("mem:b"), w.key("mem:b"), w.key("mem:b"))
 	case 8:
-		return w.do(ctx, "BITFIELD", w.key("mem:b"), "INCRBY", "u8", 8*w.rnd.IntN(8), 3)
+		return w.conn.Write(ctx, "BITFIELD", w.key("mem:b"), "INCRBY", "u8", 8*w.rnd.IntN(8), 3)
 	case 9:
 		return w.groupOp(ctx)
 	case 10:
@@ -774,14 +754,14 @@ func (w *modelWorkload) memOp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		return w.do(ctx, "RESTORE", w.key("mem:r"), 0, dump, "REPLACE")
+		return w.conn.Write(ctx, "RESTORE", w.key("mem:r"), 0, dump, "REPLACE")
 	case 11:
 		if w.rnd.IntN(2) == 0 {
-			return w.do(ctx, "RPUSH", w.key("mem:l"), w.value(), w.value())
+			return w.conn.Write(ctx, "RPUSH", w.key("mem:l"), w.value(), w.value())
 		}
-		return w.do(ctx, "SORT", w.key("mem:l"), "ALPHA", "STORE", w.key("mem:l"))
+		return w.conn.Write(ctx, "SORT", w.key("mem:l"), "ALPHA", "STORE", w.key("mem:l"))
 	default:
-		return w.do(ctx, "ZADD", w.key("mem:z"), w.rnd.IntN(50), w.value())
+		return w.conn.Write(ctx, "ZADD", w.key("mem:z"), w.rnd.IntN(50), w.value())
 	}
 }
 
@@ -792,31 +772,31 @@ func (w *modelWorkload) groupOp(ctx context.Context) error {
 		return err
 	}
 	if n == 0 {
-		if err := w.do(ctx, "XADD", k, "*", "init", 1); err != nil {
+		if err := w.conn.Write(ctx, "XADD", k, "*", "init", 1); err != nil {
 			return err
 		}
-		return w.do(ctx, "XGROUP", "CREATE", k, "g", "0")
+		return w.conn.Write(ctx, "XGROUP", "CREATE", k, "g", "0")
 	}
 	c := "c" + strconv.Itoa(w.rnd.IntN(3))
 	switch w.rnd.IntN(6) {
 	case 0:
-		return w.do(ctx, "XREADGROUP", "GROUP", "g", c, "COUNT", 2, "STREAMS", k, ">")
+		return w.conn.Write(ctx, "XREADGROUP", "GROUP", "g", c, "COUNT", 2, "STREAMS", k, ">")
 	case 1:
-		p, err := w.conn.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: k, Group: "g", Start: "-", End: "+", Count: 2}).Result()
-		if err != nil || len(p) == 0 {
+		id, err := w.conn.FirstPending(ctx, k, "g")
+		if err != nil || id == "" {
 			return err
 		}
-		return w.do(ctx, "XACK", k, "g", p[0].ID)
+		return w.conn.Write(ctx, "XACK", k, "g", id)
 	case 2:
-		p, err := w.conn.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: k, Group: "g", Start: "-", End: "+", Count: 2}).Result()
-		if err != nil || len(p) == 0 {
+		id, err := w.conn.FirstPending(ctx, k, "g")
+		if err != nil || id == "" {
 			return err
 		}
-		return w.do(ctx, "XCLAIM", k, "g", c, 0, p[0].ID)
+		return w.conn.Write(ctx, "XCLAIM", k, "g", c, 0, id)
 	case 3:
-		return w.do(ctx, "XAUTOCLAIM", k, "g", c, 0, "0-0", "COUNT", 2)
+		return w.conn.Write(ctx, "XAUTOCLAIM", k, "g", c, 0, "0-0", "COUNT", 2)
 	default:
-		return w.do(ctx, "XADD", k, "*", "x", w.value())
+		return w.conn.Write(ctx, "XADD", k, "*", "x", w.value())
 	}
 }
 
@@ -824,22 +804,9 @@ func (w *modelWorkload) groupOp(ctx context.Context) error {
 // EXISTS expire them lazily; the master propagates DEL).
 func (w *modelWorkload) settle(ctx context.Context, c *redis.Client) error {
 	for attempt := 0; attempt < 300; attempt++ {
-		left := 0
-		for db := 0; db < 3; db++ {
-			if err := w.use(ctx, db); err != nil {
-				return err
-			}
-			keys, err := w.conn.Keys(ctx, "cpu:e:*").Result()
-			if err != nil {
-				return err
-			}
-			for _, k := range keys {
-				n, err := w.conn.Exists(ctx, k).Result()
-				if err != nil {
-					return err
-				}
-				left += int(n)
-			}
+		left, err := w.conn.Alive(ctx, 3, "cpu:e:*")
+		if err != nil {
+			return err
 		}
 		if left == 0 {
 			return nil

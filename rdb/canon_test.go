@@ -5,16 +5,15 @@ import (
 	"bytes"
 	"cmp"
 	"compress/gzip"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/redtap/redtap/internal/testkit/corpus"
 )
 
 // canon is a key in a form where the decoder's output, the corpus'
@@ -229,51 +228,22 @@ type expGroup struct {
 	} `json:"consumers"`
 }
 
-// expStr decodes a string that is either a JSON string or {"base64": ...}.
+// expStr decodes a string of an expected file (corpus.String).
 func expStr(raw json.RawMessage) (string, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, nil
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", err
 	}
-	var b struct {
-		B64 *string `json:"base64"`
-	}
-	if err := json.Unmarshal(raw, &b); err != nil || b.B64 == nil {
-		return "", fmt.Errorf("not a string: %s", raw)
-	}
-	p, err := base64.StdEncoding.DecodeString(*b.B64)
-	return string(p), err
+	return corpus.String(v)
 }
 
+// expStrs decodes a list of strings of an expected file (corpus.Strings).
 func expStrs(raw json.RawMessage) ([]string, error) {
-	var plain []string
-	if err := json.Unmarshal(raw, &plain); err == nil {
-		return plain, nil // no {"base64": ...} items
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, err
 	}
-	out := []string{}
-	for _, it := range items {
-		s, err := expStr(it)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-// parseRedisScore parses a score as a server prints it.
-func parseRedisScore(s string) (float64, error) {
-	switch strings.ToLower(s) {
-	case "inf", "+inf":
-		return math.Inf(1), nil
-	case "-inf":
-		return math.Inf(-1), nil
-	}
-	return strconv.ParseFloat(s, 64)
+	return corpus.Strings(v)
 }
 
 func canonOfExpected(l *expLine) (canon, error) {
@@ -308,7 +278,7 @@ func canonOfExpected(l *expLine) (canon, error) {
 			if err := json.Unmarshal(p[1], &ss); err != nil {
 				return c, err
 			}
-			sc, err := parseRedisScore(ss)
+			sc, err := corpus.Score(ss)
 			if err != nil {
 				return c, err
 			}

@@ -71,6 +71,28 @@ func newHub(t *testing.T, interval time.Duration) (chanSource, *live.Hub) {
 	return src, h
 }
 
+// tapHub taps the redis-server at addr for the keys matching match:
+// replica (with a snapshot of those keys only) -> monitor (a subscriber
+// with opts) -> assembler (cfg) -> hub (lcfg). They close when the test
+// ends, the hub first.
+func tapHub(t *testing.T, ctx context.Context, addr, match string, cfg assembler.Config, lcfg live.Config, opts ...monitor.SubscribeOption) *live.Hub {
+	t.Helper()
+	r, err := replica.Dial(ctx, replica.Config{Addr: addr, RDBOptions: []rdb.Option{rdb.WithMatch(match)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	m, err := monitor.New(r)
+	require.NoError(t, err)
+	t.Cleanup(func() { m.Close() })
+	sub, err := m.Subscribe(monitor.Filter{Match: []string{match}}, opts...)
+	require.NoError(t, err)
+	a, err := assembler.New(cfg)
+	require.NoError(t, err)
+	h, err := live.NewHub(ctx, sub, a, lcfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
 // serve serves handler until the test's end (after its clients are closed,
 // as cleanups run last first).
 func serve(t *testing.T, handler http.Handler) *httptest.Server {

@@ -23,9 +23,6 @@ import (
 	"github.com/redtap/redtap/assembler"
 	"github.com/redtap/redtap/assembler/live"
 	"github.com/redtap/redtap/internal/testkit/redistest"
-	"github.com/redtap/redtap/monitor"
-	"github.com/redtap/redtap/rdb"
-	"github.com/redtap/redtap/replica"
 )
 
 // TestLatency measures the time from a write on the master to its arrival
@@ -62,19 +59,8 @@ func measure(t *testing.T, rate, nsubs int, iv time.Duration, dur time.Duration)
 	defer cancel()
 	require.NoError(t, rc.ZAdd(ctx, "lat", redis.Z{Score: 0, Member: "0:0"}).Err())
 
-	r, err := replica.Dial(ctx, replica.Config{Addr: srv.Addr, RDBOptions: []rdb.Option{rdb.WithMatch("lat")}})
-	require.NoError(t, err)
-	defer r.Close()
-	m, err := monitor.New(r)
-	require.NoError(t, err)
-	defer m.Close()
-	sub, err := m.Subscribe(monitor.Filter{Match: []string{"lat"}})
-	require.NoError(t, err)
-	a, err := assembler.New(assembler.Config{Windows: []assembler.Window{{Match: "lat", Limit: 100}}, Interval: iv})
-	require.NoError(t, err)
-	h, err := live.NewHub(ctx, sub, a, live.Config{Interval: iv})
-	require.NoError(t, err)
-	defer h.Close()
+	h := tapHub(t, ctx, srv.Addr, "lat", assembler.Config{Windows: []assembler.Window{{Match: "lat", Limit: 100}}, Interval: iv},
+		live.Config{Interval: iv})
 	hs := serve(t, h.SSE())
 
 	// Subscribers: all read; the first 10 parse and time every entry.
@@ -184,5 +170,5 @@ func measure(t *testing.T, rate, nsubs int, iv time.Duration, dur time.Duration)
 	runtime.ReadMemStats(&ms)
 	d := delivered.Load()
 	t.Logf("rate %d/s, %d SSE subscribers, interval %v: %d writes, %d messages delivered, latency p50 %v p99 %v (%d samples), CPU %v (%.2f ms per 1,000 deliveries, clients included), assembler %+v",
-		rate, nsubs, iv, seq, d, pct(0.5), pct(0.99), len(lats), cpu, float64(cpu.Milliseconds())*1000/float64(max(d, 1)), a.Stats())
+		rate, nsubs, iv, seq, d, pct(0.5), pct(0.99), len(lats), cpu, float64(cpu.Milliseconds())*1000/float64(max(d, 1)), h.Assembler().Stats())
 }

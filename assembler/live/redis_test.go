@@ -12,8 +12,6 @@ import (
 	"github.com/redtap/redtap/assembler/live"
 	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/monitor"
-	"github.com/redtap/redtap/rdb"
-	"github.com/redtap/redtap/replica"
 )
 
 // TestRedis taps a real redis-server: replica -> monitor -> assembler ->
@@ -26,18 +24,8 @@ func TestRedis(t *testing.T) {
 	require.NoError(t, rc.ZAdd(ctx, "cpu:h1", redisZ(1000, "x")...).Err())
 	require.NoError(t, rc.Set(ctx, "other", "v", 0).Err())
 
-	r, err := replica.Dial(ctx, replica.Config{Addr: srv.Addr, RDBOptions: []rdb.Option{rdb.WithMatch("cpu:*")}})
-	require.NoError(t, err)
-	defer r.Close()
-	m, err := monitor.New(r)
-	require.NoError(t, err)
-	defer m.Close()
-	sub, err := m.Subscribe(monitor.Filter{Match: []string{"cpu:*"}}, monitor.OnSlow(monitor.Block))
-	require.NoError(t, err)
-	a, err := assembler.New(assembler.Config{Windows: []assembler.Window{{Match: "cpu:*", Limit: 3}}})
-	require.NoError(t, err)
-	h, err := live.NewHub(ctx, sub, a, live.Config{})
-	require.NoError(t, err)
+	h := tapHub(t, ctx, srv.Addr, "cpu:*", assembler.Config{Windows: []assembler.Window{{Match: "cpu:*", Limit: 3}}},
+		live.Config{}, monitor.OnSlow(monitor.Block))
 	defer func() { require.NoError(t, h.Close()) }()
 	hs := serve(t, h.SSE())
 

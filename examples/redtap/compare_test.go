@@ -6,17 +6,16 @@ import (
 	"cmp"
 	"compress/gzip"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,41 +90,6 @@ func readExpected(t testing.TB, path string) []byte {
 	return b
 }
 
-// rawBytes turns a JSON string or {"base64": ...} into raw bytes.
-func rawBytes(v any) (string, error) {
-	switch x := v.(type) {
-	case string:
-		return x, nil
-	case map[string]any:
-		if s, ok := x["base64"].(string); ok && len(x) == 1 {
-			b, err := base64.StdEncoding.DecodeString(s)
-			return string(b), err
-		}
-	}
-	return "", fmt.Errorf("not a string: %#v", v)
-}
-
-func parseScore(v any) (float64, error) {
-	var s string
-	switch x := v.(type) {
-	case json.Number:
-		s = string(x)
-	case string:
-		s = x
-	default:
-		return 0, fmt.Errorf("score %#v", v)
-	}
-	switch strings.ToLower(s) {
-	case "inf", "+inf":
-		return math.Inf(1), nil
-	case "-inf":
-		return math.Inf(-1), nil
-	case "nan":
-		return math.NaN(), nil
-	}
-	return strconv.ParseFloat(s, 64)
-}
-
 // normalizeKeys reduces every key record of a dump (records without
 // "kind", or with kind "key") to a map by key.
 func normalizeKeys(t testing.TB, recs []map[string]any) map[keyID]normKey {
@@ -156,7 +120,7 @@ func normalize(r map[string]any) (keyID, normKey, error) {
 		return id, n, err
 	}
 	id.DB = int(d)
-	if id.Key, err = rawBytes(r["key"]); err != nil {
+	if id.Key, err = corpus.String(r["key"]); err != nil {
 		return id, n, fmt.Errorf("key: %w", err)
 	}
 	n.Type, _ = r["type"].(string)
@@ -178,10 +142,10 @@ func normalize(r map[string]any) (keyID, normKey, error) {
 	v := r["value"]
 	switch n.Type {
 	case "string":
-		n.Value, err = rawBytes(v)
+		n.Value, err = corpus.String(v)
 	case "list", "set":
 		var l []string
-		l, err = stringList(v)
+		l, err = corpus.Strings(v)
 		if n.Type == "set" {
 			slices.Sort(l)
 		}
@@ -204,22 +168,6 @@ func normalize(r map[string]any) (keyID, normKey, error) {
 	return id, n, err
 }
 
-func stringList(v any) ([]string, error) {
-	a, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("not a list: %#v", v)
-	}
-	l := make([]string, 0, len(a))
-	for _, e := range a {
-		s, err := rawBytes(e)
-		if err != nil {
-			return nil, err
-		}
-		l = append(l, s)
-	}
-	return l, nil
-}
-
 func zsetValue(v any) ([]zmember, error) {
 	a, ok := v.([]any)
 	if !ok {
@@ -231,11 +179,11 @@ func zsetValue(v any) ([]zmember, error) {
 		if !ok || len(p) != 2 {
 			return nil, fmt.Errorf("zset member %#v", e)
 		}
-		m, err := rawBytes(p[0])
+		m, err := corpus.String(p[0])
 		if err != nil {
 			return nil, err
 		}
-		sc, err := parseScore(p[1])
+		sc, err := corpus.Score(p[1])
 		if err != nil {
 			return nil, err
 		}
@@ -265,11 +213,11 @@ func hashValue(v any) (map[string]string, map[string]string, error) {
 			if !ok || len(a) < 2 || len(a) > 3 {
 				return nil, nil, fmt.Errorf("hash pair %#v", p)
 			}
-			f, err := rawBytes(a[0])
+			f, err := corpus.String(a[0])
 			if err != nil {
 				return nil, nil, err
 			}
-			val, err := rawBytes(a[1])
+			val, err := corpus.String(a[1])
 			if err != nil {
 				return nil, nil, err
 			}
@@ -288,7 +236,7 @@ func hashValue(v any) (map[string]string, map[string]string, error) {
 		return h, exp, nil
 	}
 	for f, e := range m {
-		val, err := rawBytes(e)
+		val, err := corpus.String(e)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -313,7 +261,7 @@ func fieldExpires(v any, exp map[string]string) error {
 			if !ok || len(a) != 2 {
 				return fmt.Errorf("field ttl pair %#v", p)
 			}
-			f, err := rawBytes(a[0])
+			f, err := corpus.String(a[0])
 			if err != nil {
 				return err
 			}

@@ -220,11 +220,11 @@ func TestCorpusModules(t *testing.T) {
 					}
 					v, ok := r["value"].(map[string]any)
 					require.True(t, ok, "%v", r)
-					raw, err := rawBytes(v["raw"])
+					raw, err := corpus.String(v["raw"])
 					require.NoError(t, err)
 					require.NotEmpty(t, raw)
 					require.Equal(t, byte(0), raw[len(raw)-1], "module value must end with the EOF opcode")
-					k, err := rawBytes(r["key"])
+					k, err := corpus.String(r["key"])
 					require.NoError(t, err)
 					got = append(got, moduleKey{k, v["module"].(string)})
 				case "module_aux":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redtap/redtap/internal/testkit/oracle"
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/syncbuf"
 	"github.com/redtap/redtap/replica"
 )
 
@@ -30,7 +31,7 @@ func buildRedtap(t *testing.T) string {
 type tapProc struct {
 	cmd    *exec.Cmd
 	out    string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   chan error
 }
 
@@ -38,7 +39,7 @@ func startTapProc(t *testing.T, bin, out string, args ...string) *tapProc {
 	t.Helper()
 	f, err := os.Create(out)
 	require.NoError(t, err)
-	p := &tapProc{cmd: exec.Command(bin, append([]string{"tap"}, args...)...), out: out, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &tapProc{cmd: exec.Command(bin, append([]string{"tap"}, args...)...), out: out, stderr: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Stdout = f
 	p.cmd.Stderr = p.stderr
 	require.NoError(t, p.cmd.Start())

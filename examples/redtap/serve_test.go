@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redtap/redtap/internal/testkit/browser"
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/syncbuf"
 )
 
 func TestServeUsage(t *testing.T) {
@@ -57,7 +57,7 @@ func startServe(t *testing.T, addr string, args ...string) string {
 	listen := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	go func() {
 		done <- run(ctx, append([]string{"serve", "--addr", addr, "--listen", listen}, args...), nil, io.Discard, &stderr)
 	}()
@@ -148,25 +148,9 @@ func mustInt(t *testing.T, s string) int64 {
 	return n
 }
 
-// browserPath returns a Chromium or Chrome binary. When there is none it
-// skips the test, or fails it when REDTAP_REQUIRE_BROWSER is set.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("REDTAP_REQUIRE_BROWSER") != "" {
-		t.Fatal("no chromium on PATH and REDTAP_REQUIRE_BROWSER is set (Debian: apt-get install chromium)")
-	}
-	t.Skip("no chromium on PATH (set REDTAP_REQUIRE_BROWSER=1 to fail instead)")
-	return ""
-}
-
 // The page in a real browser: keys render, then follow their changes.
 func TestServeBrowser(t *testing.T) {
-	chrome := browserPath(t)
+	chrome := browser.Path(t)
 	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
 	c := m.Client()
 	ctx := context.Background()
@@ -176,21 +160,9 @@ func TestServeBrowser(t *testing.T) {
 	}
 	url := startServe(t, m.Addr, "--match", "app:*")
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
+	bctx := browser.Start(t, chrome)
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(url+"/")))
-	poll := func(what, expr string) {
-		t.Helper()
-		_, err := chromedp.Run(bctx, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(60*time.Second)))
-		require.NoError(t, err, "waiting for %s (%s)", what, expr)
-	}
+	poll := func(what, expr string) { t.Helper(); browser.Poll(t, bctx, what, expr) }
 	poll("the connection", `redtap.connection() === "connected"`)
 	poll("the hash", `document.querySelector('section.key[data-key="app:cfg"] tr[data-id="mode"] td.value')?.textContent === "fast"`)
 	poll("the zset's chart", `+document.querySelector('section.key[data-key="app:load"] svg.chart')?.dataset.points === 5`)

@@ -87,23 +87,9 @@ func tapRESPOn(t *testing.T, k redistest.Kind, masterArgs []string, tapArgs ...s
 	ctx := tapTestCtx(t)
 	m := redistest.Start(t, k.Options(redistest.Options{Args: append([]string{"--repl-diskless-sync-delay", "0"}, masterArgs...)}))
 	target := redistest.Start(t, k.Options(redistest.Options{}))
-	mc := m.Client()
 	w := (&oracle.Workload{Seed: 12, Swaps: true}).On(k)
 	defer w.Close()
-	require.NoError(t, w.Preload(ctx, mc))
-
-	out, stderr, stop := inProcessTap(t, append([]string{"--addr", m.Addr, "--format", "resp", "--chunk", "100"}, tapArgs...)...)
-	waitFile(t, ctx, out, "snapshot", func(b []byte) bool { return bytes.Contains(b, []byte("big1")) })
-	ops := 600
-	if testing.Short() {
-		ops = 200
-	}
-	require.NoError(t, w.Run(ctx, mc, ops))
-	require.NoError(t, w.Settle(ctx, mc))
-	token, err := w.Fence(ctx, mc)
-	require.NoError(t, err)
-	waitFile(t, ctx, out, "fence", func(b []byte) bool { return bytes.Contains(b, []byte(token)) })
-	require.Equal(t, exitOK, stop(), "stderr: %s", stderr.String())
+	out := tapRESPWorkload(t, ctx, m, w, 600, 200, tapArgs...)
 
 	resp, err := os.ReadFile(out)
 	require.NoError(t, err)

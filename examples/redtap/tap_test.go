@@ -21,6 +21,7 @@ import (
 	"github.com/redtap/redtap/internal/testkit/fakemaster"
 	"github.com/redtap/redtap/internal/testkit/oracle"
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/syncbuf"
 	"github.com/redtap/redtap/replica"
 )
 
@@ -129,32 +130,14 @@ func hasSeq(t *testing.T, key string, n int64) func([]tapLine) bool {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // inProcessTap runs `redtap tap args...` in this process with stdout to a
 // file; stop cancels it (as SIGINT does) and returns the exit code.
-func inProcessTap(t *testing.T, args ...string) (outPath string, stderr *syncBuffer, stop func() int) {
+func inProcessTap(t *testing.T, args ...string) (outPath string, stderr *syncbuf.Buffer, stop func() int) {
 	t.Helper()
 	outPath = filepath.Join(t.TempDir(), "out")
 	f, err := os.Create(outPath)
 	require.NoError(t, err)
-	stderr = &syncBuffer{}
+	stderr = &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
 	go func() {
@@ -306,23 +289,9 @@ func TestTapRESPPipe(t *testing.T) {
 	cli := redistest.Binary(t, "redis-cli")
 	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
 	target := redistest.Start(t, redistest.Options{})
-	mc := m.Client()
 	w := &oracle.Workload{Seed: 11, Swaps: true}
 	defer w.Close()
-	require.NoError(t, w.Preload(ctx, mc))
-
-	out, stderr, stop := inProcessTap(t, "--addr", m.Addr, "--format", "resp", "--chunk", "100")
-	waitFile(t, ctx, out, "snapshot", func(b []byte) bool { return bytes.Contains(b, []byte("big1")) })
-	ops := 1500
-	if testing.Short() {
-		ops = 300
-	}
-	require.NoError(t, w.Run(ctx, mc, ops))
-	require.NoError(t, w.Settle(ctx, mc))
-	token, err := w.Fence(ctx, mc)
-	require.NoError(t, err)
-	waitFile(t, ctx, out, "fence", func(b []byte) bool { return bytes.Contains(b, []byte(token)) })
-	require.Equal(t, exitOK, stop(), "stderr: %s", stderr.String())
+	out := tapRESPWorkload(t, ctx, m, w, 1500, 300)
 
 	f, err := os.Open(out)
 	require.NoError(t, err)
@@ -333,6 +302,29 @@ func TestTapRESPPipe(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, diffs)
 	t.Logf("redis-cli --pipe: %s", msg)
+}
+
+// tapRESPWorkload preloads the master m with w, runs `redtap tap --format
+// resp --chunk 100` (and args) against it, and once the snapshot is out runs
+// ops of w's operations (shortOps with -short), settles them and writes a
+// fence. It stops the tap once the fence is written, and returns the file
+// with the tap's output.
+func tapRESPWorkload(t *testing.T, ctx context.Context, m *redistest.Server, w *oracle.Workload, ops, shortOps int, args ...string) string {
+	t.Helper()
+	mc := m.Client()
+	require.NoError(t, w.Preload(ctx, mc))
+	out, stderr, stop := inProcessTap(t, append([]string{"--addr", m.Addr, "--format", "resp", "--chunk", "100"}, args...)...)
+	waitFile(t, ctx, out, "snapshot", func(b []byte) bool { return bytes.Contains(b, []byte("big1")) })
+	if testing.Short() {
+		ops = shortOps
+	}
+	require.NoError(t, w.Run(ctx, mc, ops))
+	require.NoError(t, w.Settle(ctx, mc))
+	token, err := w.Fence(ctx, mc)
+	require.NoError(t, err)
+	waitFile(t, ctx, out, "fence", func(b []byte) bool { return bytes.Contains(b, []byte(token)) })
+	require.Equal(t, exitOK, stop(), "stderr: %s", stderr.String())
+	return out
 }
 
 func waitFile(t *testing.T, ctx context.Context, path, what string, cond func([]byte) bool) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/syncbuf"
 	"github.com/redtap/redtap/monitor"
 )
 
@@ -70,7 +71,7 @@ func TestWatch(t *testing.T) {
 	require.NoError(t, c.Set(ctx, "cpu:b", "1", 0).Err())
 	require.NoError(t, c.Set(ctx, "mem:a", "1", 0).Err())
 
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	code := make(chan int, 1)

@@ -155,7 +155,7 @@ func FuzzJSONString(f *testing.F) {
 		b := appendJSONBytes(nil, s)
 		var v any
 		require.NoError(t, json.Unmarshal(b, &v), "%q -> %s", s, b)
-		got, err := rawBytes(v)
+		got, err := corpus.String(v)
 		require.NoError(t, err)
 		require.Equal(t, string(s), got)
 		_, isStr := v.(string)

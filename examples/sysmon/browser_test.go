@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redtap/redtap/internal/testkit/browser"
 	"github.com/redtap/redtap/internal/testkit/redistest"
 )
 
@@ -33,22 +33,6 @@ const screenshotPath = "../../docs/sysmon.png"
 // that the page sees evictions (del) while the test runs, large enough for a
 // picture with some history (12s at the test's 200ms ticks).
 const browserWindow = 60
-
-// browserPath returns a Chromium or Chrome binary. When there is none it
-// skips the test, or fails it when REDTAP_REQUIRE_BROWSER is set (CI).
-func browserPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("REDTAP_REQUIRE_BROWSER") != "" {
-		t.Fatal("no chromium on PATH and REDTAP_REQUIRE_BROWSER is set (Debian: apt-get install chromium)")
-	}
-	t.Skip("no chromium on PATH (Debian: apt-get install chromium; set REDTAP_REQUIRE_BROWSER=1 to fail instead)")
-	return ""
-}
 
 // dashServer serves the page and a dashboard handler on a fixed address, so
 // that the test can stop it and start another one in its place.
@@ -78,7 +62,7 @@ func (d *dashServer) Close() {
 
 // The whole demo in a real browser: two collectors, the dashboard, the page.
 func TestBrowserDashboard(t *testing.T) {
-	chrome := browserPath(t)
+	chrome := browser.Path(t)
 	srv := redistest.Start(t, redistest.Options{})
 	rdb := srv.Client()
 
@@ -95,14 +79,7 @@ func TestBrowserDashboard(t *testing.T) {
 	dash := startDash(t, addr, srv.Addr)
 	t.Cleanup(func() { dash.Close() })
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.WindowSize(1360, 900))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
+	bctx := browser.Start(t, chrome, chromedp.WindowSize(1360, 900))
 
 	// Every console message, to fail on a page error at the end.
 	var cmu sync.Mutex
@@ -120,12 +97,7 @@ func TestBrowserDashboard(t *testing.T) {
 	}()
 
 	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate("http://"+addr+"/")))
-	poll := func(what, expr string) {
-		t.Helper()
-		_, err := chromedp.Run(bctx, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(60*time.Second)))
-		require.NoError(t, err, "waiting for %s (%s)", what, expr)
-	}
+	poll := func(what, expr string) { t.Helper(); browser.Poll(t, bctx, what, expr) }
 	eval := func(expr string, v any) {
 		t.Helper()
 		b, err := chromedp.Run(bctx, chromedp.Evaluate[[]byte](expr))

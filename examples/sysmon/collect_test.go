@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/syncbuf"
 )
 
 var allMetrics = []string{"cpu", "mem", "load", "net", "disk", "procs"}
@@ -118,31 +118,13 @@ func TestCollectorRetentionInOneTransaction(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a logger written from another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestCollectorRedisDown(t *testing.T) {
 	// Nothing listens on the port: every tick fails, the collector logs it
 	// once and keeps going until its context ends.
 	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	col := newCollector(c, collectorConfig{Host: "h3", Every: 10 * time.Millisecond, Retain: time.Minute,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/syncbuf"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -59,7 +60,7 @@ func TestRunAllInOne(t *testing.T) {
 	redistest.Binary(t, "redis-server")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run(ctx, []string{"--listen", "127.0.0.1:0", "--every", "200ms", "--host", "h1"}, &stdout, &stderr)

@@ -7,6 +7,7 @@ package blockmaster
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/redtap/redtap/internal/testkit/fakemaster"
+	"github.com/redtap/redtap/replica"
 )
 
 // Start listens on a loopback port, serves one replica with block repeated
@@ -89,4 +91,41 @@ func readCommand(br *bufio.Reader) ([]string, error) {
 		args[i] = strings.TrimSuffix(a, "\r\n")
 	}
 	return args, nil
+}
+
+// SETs returns a block of n SET commands with 16-byte values, as
+// redis-benchmark writes them; key(i) names the i-th command's key.
+func SETs(n int, key func(i int) string) []byte {
+	var block []byte
+	for i := 0; i < n; i++ {
+		k := key(i)
+		block = fmt.Appendf(block, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\n%s\r\n", len(k), k, "xxxxxxxxxxxxxxxx")
+	}
+	return block
+}
+
+// Dial starts a master serving block (Start) and connects a replica to it
+// that skips the (empty) snapshot. It reads up to the snapshot's end, so
+// that the replica's next events are the block's commands. The replica
+// closes when the benchmark ends.
+//
+// blockmaster imports replica for this: replica's own tests that use it
+// are in package replica_test.
+func Dial(tb testing.TB, block []byte) *replica.Replica {
+	tb.Helper()
+	ctx := context.Background()
+	r, err := replica.Dial(ctx, replica.Config{Addr: Start(tb, block), Snapshot: replica.SnapshotSkip, MaxRetries: -1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	for {
+		ev, err := r.Next(ctx)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if _, ok := ev.(*replica.SnapshotDone); ok {
+			return r
+		}
+	}
 }

@@ -16,34 +16,34 @@ func (w *Workload) stringOp(ctx context.Context) error {
 	k := w.key("str")
 	switch w.rnd.IntN(8) {
 	case 0:
-		return w.do(ctx, "APPEND", k, w.value())
+		return w.conn.Write(ctx, "APPEND", k, w.value())
 	case 1:
-		return w.do(ctx, "SETRANGE", k, w.rnd.IntN(50), w.value())
+		return w.conn.Write(ctx, "SETRANGE", k, w.rnd.IntN(50), w.value())
 	case 2:
-		return w.do(ctx, "MSET", k, w.value(), w.key("str"), w.value())
+		return w.conn.Write(ctx, "MSET", k, w.value(), w.key("str"), w.value())
 	case 3:
-		return w.do(ctx, "GETDEL", k)
+		return w.conn.Write(ctx, "GETDEL", k)
 	case 4:
-		return w.do(ctx, "SET", k, w.value(), "KEEPTTL")
+		return w.conn.Write(ctx, "SET", k, w.value(), "KEEPTTL")
 	case 5:
-		return w.do(ctx, "SETNX", k, w.value())
+		return w.conn.Write(ctx, "SETNX", k, w.value())
 	case 6:
-		return w.do(ctx, "GETSET", k, w.value())
+		return w.conn.Write(ctx, "GETSET", k, w.value())
 	default:
-		return w.do(ctx, "SET", k, w.value())
+		return w.conn.Write(ctx, "SET", k, w.value())
 	}
 }
 
 func (w *Workload) counterOp(ctx context.Context) error {
 	switch w.rnd.IntN(5) {
 	case 0:
-		return w.do(ctx, "INCRBYFLOAT", w.key("flt"), strconv.FormatFloat(w.rnd.Float64()*10-3, 'f', 3, 64))
+		return w.conn.Write(ctx, "INCRBYFLOAT", w.key("flt"), strconv.FormatFloat(w.rnd.Float64()*10-3, 'f', 3, 64))
 	case 1:
-		return w.do(ctx, "DECRBY", w.key("cnt"), w.rnd.IntN(100))
+		return w.conn.Write(ctx, "DECRBY", w.key("cnt"), w.rnd.IntN(100))
 	case 2:
-		return w.do(ctx, "PFADD", w.key("hll"), w.value(), w.value(), w.value())
+		return w.conn.Write(ctx, "PFADD", w.key("hll"), w.value(), w.value(), w.value())
 	default:
-		return w.do(ctx, "INCR", w.key("cnt"))
+		return w.conn.Write(ctx, "INCR", w.key("cnt"))
 	}
 }
 
@@ -51,30 +51,30 @@ func (w *Workload) listOp(ctx context.Context) error {
 	k := w.key("list")
 	switch w.rnd.IntN(10) {
 	case 0:
-		return w.do(ctx, "LPOP", k, 1+w.rnd.IntN(3))
+		return w.conn.Write(ctx, "LPOP", k, 1+w.rnd.IntN(3))
 	case 1:
-		return w.do(ctx, "RPOP", k)
+		return w.conn.Write(ctx, "RPOP", k)
 	case 2:
 		n, err := w.conn.LLen(ctx, k).Result()
 		if err != nil || n == 0 {
 			return err
 		}
-		return w.do(ctx, "LSET", k, w.rnd.Int64N(n), w.value())
+		return w.conn.Write(ctx, "LSET", k, w.rnd.Int64N(n), w.value())
 	case 3:
-		return w.do(ctx, "LTRIM", k, 0, 20+w.rnd.IntN(30))
+		return w.conn.Write(ctx, "LTRIM", k, 0, 20+w.rnd.IntN(30))
 	case 4:
-		return w.do(ctx, "LMOVE", k, w.key("list"), "LEFT", "RIGHT")
+		return w.conn.Write(ctx, "LMOVE", k, w.key("list"), "LEFT", "RIGHT")
 	case 5:
-		return w.do(ctx, "LINSERT", k, "BEFORE", w.value(), w.value())
+		return w.conn.Write(ctx, "LINSERT", k, "BEFORE", w.value(), w.value())
 	case 6:
-		return w.do(ctx, "LREM", k, 0, "x")
+		return w.conn.Write(ctx, "LREM", k, 0, "x")
 	case 7:
 		// A blocking pop that finds data is replicated as a plain pop.
 		n, err := w.conn.LLen(ctx, k).Result()
 		if err != nil || n == 0 {
 			return err
 		}
-		return w.do(ctx, "BLPOP", k, 1)
+		return w.conn.Write(ctx, "BLPOP", k, 1)
 	default:
 		args := []any{"RPUSH", k}
 		for i := 0; i < 1+w.rnd.IntN(5); i++ {
@@ -83,7 +83,7 @@ func (w *Workload) listOp(ctx context.Context) error {
 		if w.rnd.IntN(2) == 0 {
 			args[0] = "LPUSH"
 		}
-		return w.do(ctx, args...)
+		return w.conn.Write(ctx, args...)
 	}
 }
 
@@ -91,21 +91,21 @@ func (w *Workload) setOp(ctx context.Context) error {
 	k := w.key("set")
 	switch w.rnd.IntN(8) {
 	case 0:
-		return w.do(ctx, "SREM", k, w.value())
+		return w.conn.Write(ctx, "SREM", k, w.value())
 	case 1:
-		return w.do(ctx, "SPOP", k, 1+w.rnd.IntN(2))
+		return w.conn.Write(ctx, "SPOP", k, 1+w.rnd.IntN(2))
 	case 2:
-		return w.do(ctx, "SMOVE", k, w.key("set"), w.value())
+		return w.conn.Write(ctx, "SMOVE", k, w.key("set"), w.value())
 	case 3:
-		return w.do(ctx, "SUNIONSTORE", w.key("set"), k, w.key("set"))
+		return w.conn.Write(ctx, "SUNIONSTORE", w.key("set"), k, w.key("set"))
 	case 4:
-		return w.do(ctx, "SINTERSTORE", w.key("set"), k, w.key("set"))
+		return w.conn.Write(ctx, "SINTERSTORE", w.key("set"), k, w.key("set"))
 	default:
 		// Small integers keep some sets intsets.
 		if w.rnd.IntN(2) == 0 {
-			return w.do(ctx, "SADD", k, w.rnd.IntN(1000), w.rnd.IntN(1000))
+			return w.conn.Write(ctx, "SADD", k, w.rnd.IntN(1000), w.rnd.IntN(1000))
 		}
-		return w.do(ctx, "SADD", k, w.value(), w.value())
+		return w.conn.Write(ctx, "SADD", k, w.value(), w.value())
 	}
 }
 
@@ -113,23 +113,23 @@ func (w *Workload) zsetOp(ctx context.Context) error {
 	k := w.key("zset")
 	switch w.rnd.IntN(9) {
 	case 0:
-		return w.do(ctx, "ZREM", k, w.value())
+		return w.conn.Write(ctx, "ZREM", k, w.value())
 	case 1:
-		return w.do(ctx, "ZPOPMIN", k)
+		return w.conn.Write(ctx, "ZPOPMIN", k)
 	case 2:
-		return w.do(ctx, "ZINCRBY", k, w.rnd.Float64(), "m"+strconv.Itoa(w.rnd.IntN(10)))
+		return w.conn.Write(ctx, "ZINCRBY", k, w.rnd.Float64(), "m"+strconv.Itoa(w.rnd.IntN(10)))
 	case 3:
-		return w.do(ctx, "ZUNIONSTORE", w.key("zset"), 2, k, w.key("zset"))
+		return w.conn.Write(ctx, "ZUNIONSTORE", w.key("zset"), 2, k, w.key("zset"))
 	case 4:
-		return w.do(ctx, "ZREMRANGEBYRANK", k, 0, w.rnd.IntN(3))
+		return w.conn.Write(ctx, "ZREMRANGEBYRANK", k, 0, w.rnd.IntN(3))
 	case 5:
-		return w.do(ctx, "ZRANGESTORE", w.key("zset"), k, 0, 5)
+		return w.conn.Write(ctx, "ZRANGESTORE", w.key("zset"), k, 0, 5)
 	case 6:
-		return w.do(ctx, "GEOADD", w.key("geo"), 13.361389+w.rnd.Float64(), 38.115556, w.value())
+		return w.conn.Write(ctx, "GEOADD", w.key("geo"), 13.361389+w.rnd.Float64(), 38.115556, w.value())
 	case 7:
-		return w.do(ctx, "ZADD", k, "-inf", "lo", "+inf", "hi", math.Pi, "pi")
+		return w.conn.Write(ctx, "ZADD", k, "-inf", "lo", "+inf", "hi", math.Pi, "pi")
 	default:
-		return w.do(ctx, "ZADD", k, w.rnd.NormFloat64()*1e6, w.value(), w.rnd.IntN(100), "m"+strconv.Itoa(w.rnd.IntN(10)))
+		return w.conn.Write(ctx, "ZADD", k, w.rnd.NormFloat64()*1e6, w.value(), w.rnd.IntN(100), "m"+strconv.Itoa(w.rnd.IntN(10)))
 	}
 }
 
@@ -140,15 +140,15 @@ func (w *Workload) hashOp(ctx context.Context) error {
 	}
 	switch w.rnd.IntN(7) {
 	case 0:
-		return w.do(ctx, "HDEL", k, "f"+strconv.Itoa(w.rnd.IntN(10)))
+		return w.conn.Write(ctx, "HDEL", k, "f"+strconv.Itoa(w.rnd.IntN(10)))
 	case 1:
-		return w.do(ctx, "HINCRBY", k, "ctr", w.rnd.IntN(10))
+		return w.conn.Write(ctx, "HINCRBY", k, "ctr", w.rnd.IntN(10))
 	case 2:
-		return w.do(ctx, "HINCRBYFLOAT", k, "flt", w.rnd.Float64())
+		return w.conn.Write(ctx, "HINCRBYFLOAT", k, "flt", w.rnd.Float64())
 	case 3:
-		return w.do(ctx, "HSETNX", k, "f"+strconv.Itoa(w.rnd.IntN(10)), w.value())
+		return w.conn.Write(ctx, "HSETNX", k, "f"+strconv.Itoa(w.rnd.IntN(10)), w.value())
 	default:
-		return w.do(ctx, "HSET", k, "f"+strconv.Itoa(w.rnd.IntN(10)), w.value(), "g"+strconv.Itoa(w.rnd.IntN(200)), w.value())
+		return w.conn.Write(ctx, "HSET", k, "f"+strconv.Itoa(w.rnd.IntN(10)), w.value(), "g"+strconv.Itoa(w.rnd.IntN(200)), w.value())
 	}
 }
 
@@ -160,17 +160,17 @@ func (w *Workload) fieldTTLOp(ctx context.Context, k string) error {
 	secs := 3600 + w.rnd.IntN(3600)
 	switch w.rnd.IntN(6) {
 	case 0:
-		return w.do(ctx, "HPEXPIRE", k, secs*1000, "FIELDS", 1, f())
+		return w.conn.Write(ctx, "HPEXPIRE", k, secs*1000, "FIELDS", 1, f())
 	case 1:
-		return w.do(ctx, "HEXPIREAT", k, time.Now().Unix()+int64(secs), "FIELDS", 2, f(), f())
+		return w.conn.Write(ctx, "HEXPIREAT", k, time.Now().Unix()+int64(secs), "FIELDS", 2, f(), f())
 	case 2:
-		return w.do(ctx, "HPERSIST", k, "FIELDS", 2, f(), f())
+		return w.conn.Write(ctx, "HPERSIST", k, "FIELDS", 2, f(), f())
 	case 3:
-		return w.do(ctx, "HEXPIREAT", k, 1, "FIELDS", 1, f())
+		return w.conn.Write(ctx, "HEXPIREAT", k, 1, "FIELDS", 1, f())
 	case 4:
-		return w.do(ctx, "HEXPIRE", k, secs, "NX", "FIELDS", 1, f())
+		return w.conn.Write(ctx, "HEXPIRE", k, secs, "NX", "FIELDS", 1, f())
 	default:
-		return w.do(ctx, "HEXPIRE", k, secs, "FIELDS", 3, f(), f(), f())
+		return w.conn.Write(ctx, "HEXPIRE", k, secs, "FIELDS", 3, f(), f(), f())
 	}
 }
 
@@ -185,7 +185,7 @@ func (w *Workload) fieldTTLCycle(ctx context.Context) error {
 		{"HPERSIST", k, "FIELDS", 1, "cycle"},
 		{"HEXPIREAT", k, 1, "FIELDS", 1, "cycle"},
 	} {
-		if err := w.do(ctx, args...); err != nil {
+		if err := w.conn.Write(ctx, args...); err != nil {
 			return err
 		}
 	}
@@ -202,13 +202,13 @@ func (w *Workload) streamOp(ctx context.Context) error {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		return w.do(ctx, "XDEL", k, ids[w.rnd.IntN(len(ids))].ID)
+		return w.conn.Write(ctx, "XDEL", k, ids[w.rnd.IntN(len(ids))].ID)
 	case 1:
-		return w.do(ctx, "XTRIM", k, "MAXLEN", 20+w.rnd.IntN(10))
+		return w.conn.Write(ctx, "XTRIM", k, "MAXLEN", 20+w.rnd.IntN(10))
 	case 2:
-		return w.do(ctx, "XADD", k, "MAXLEN", "~", 50, "*", "a", w.value())
+		return w.conn.Write(ctx, "XADD", k, "MAXLEN", "~", 50, "*", "a", w.value())
 	default:
-		return w.do(ctx, "XADD", k, "*", "a", w.value(), "b", w.value())
+		return w.conn.Write(ctx, "XADD", k, "*", "a", w.value(), "b", w.value())
 	}
 }
 
@@ -219,33 +219,33 @@ func (w *Workload) groupOp(ctx context.Context) error {
 		return err
 	}
 	if exists == 0 {
-		if err := w.do(ctx, "XADD", k, "*", "init", "1"); err != nil {
+		if err := w.conn.Write(ctx, "XADD", k, "*", "init", "1"); err != nil {
 			return err
 		}
-		return w.do(ctx, "XGROUP", "CREATE", k, "grp", "0", "ENTRIESREAD", 0)
+		return w.conn.Write(ctx, "XGROUP", "CREATE", k, "grp", "0", "ENTRIESREAD", 0)
 	}
 	consumer := "c" + strconv.Itoa(w.rnd.IntN(3))
 	switch w.rnd.IntN(7) {
 	case 0, 1:
-		return w.do(ctx, "XREADGROUP", "GROUP", "grp", consumer, "COUNT", 1+w.rnd.IntN(3), "STREAMS", k, ">")
+		return w.conn.Write(ctx, "XREADGROUP", "GROUP", "grp", consumer, "COUNT", 1+w.rnd.IntN(3), "STREAMS", k, ">")
 	case 2:
-		p, err := w.conn.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: k, Group: "grp", Start: "-", End: "+", Count: 2}).Result()
-		if err != nil || len(p) == 0 {
+		id, err := w.conn.FirstPending(ctx, k, "grp")
+		if err != nil || id == "" {
 			return err
 		}
-		return w.do(ctx, "XACK", k, "grp", p[0].ID)
+		return w.conn.Write(ctx, "XACK", k, "grp", id)
 	case 3:
-		p, err := w.conn.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: k, Group: "grp", Start: "-", End: "+", Count: 2}).Result()
-		if err != nil || len(p) == 0 {
+		id, err := w.conn.FirstPending(ctx, k, "grp")
+		if err != nil || id == "" {
 			return err
 		}
-		return w.do(ctx, "XCLAIM", k, "grp", consumer, 0, p[0].ID)
+		return w.conn.Write(ctx, "XCLAIM", k, "grp", consumer, 0, id)
 	case 4:
-		return w.do(ctx, "XAUTOCLAIM", k, "grp", consumer, 0, "0-0", "COUNT", 2)
+		return w.conn.Write(ctx, "XAUTOCLAIM", k, "grp", consumer, 0, "0-0", "COUNT", 2)
 	case 5:
-		return w.do(ctx, "XREADGROUP", "GROUP", "grp", consumer, "COUNT", 1, "NOACK", "STREAMS", k, ">")
+		return w.conn.Write(ctx, "XREADGROUP", "GROUP", "grp", consumer, "COUNT", 1, "NOACK", "STREAMS", k, ">")
 	default:
-		return w.do(ctx, "XADD", k, "*", "x", w.value())
+		return w.conn.Write(ctx, "XADD", k, "*", "x", w.value())
 	}
 }
 
@@ -256,7 +256,7 @@ func (w *Workload) ttlOp(ctx context.Context) error {
 	ttl := 20 + w.rnd.Int64N(w.MaxTTL.Milliseconds())
 	switch w.rnd.IntN(8) {
 	case 0:
-		return w.do(ctx, "PEXPIRE", k, ttl)
+		return w.conn.Write(ctx, "PEXPIRE", k, ttl)
 	case 1:
 		// APPEND alone could create a key without expiry.
 		_, err := w.conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -266,13 +266,13 @@ func (w *Workload) ttlOp(ctx context.Context) error {
 		})
 		return err
 	case 2:
-		return w.do(ctx, "GETEX", k, "PX", ttl)
+		return w.conn.Write(ctx, "GETEX", k, "PX", ttl)
 	case 3:
-		return w.do(ctx, "GET", k) // may expire the key lazily: a DEL
+		return w.conn.Write(ctx, "GET", k) // may expire the key lazily: a DEL
 	case 4:
-		return w.do(ctx, "SET", k, w.value(), "PXAT", time.Now().UnixMilli()+ttl)
+		return w.conn.Write(ctx, "SET", k, w.value(), "PXAT", time.Now().UnixMilli()+ttl)
 	case 5:
-		return w.do(ctx, "PSETEX", k, ttl, w.value())
+		return w.conn.Write(ctx, "PSETEX", k, ttl, w.value())
 	case 6:
 		// A transaction that creates a short-lived hash.
 		h := "ttl:h" + strconv.Itoa(w.rnd.IntN(w.Keys))
@@ -283,7 +283,7 @@ func (w *Workload) ttlOp(ctx context.Context) error {
 		})
 		return err
 	default:
-		return w.do(ctx, "SET", k, w.value(), "PX", ttl)
+		return w.conn.Write(ctx, "SET", k, w.value(), "PX", ttl)
 	}
 }
 
@@ -294,15 +294,15 @@ func (w *Workload) expireOp(ctx context.Context) error {
 	k := w.key(spaces[w.rnd.IntN(len(spaces))])
 	switch w.rnd.IntN(5) {
 	case 0:
-		return w.do(ctx, "PERSIST", k)
+		return w.conn.Write(ctx, "PERSIST", k)
 	case 1:
-		return w.do(ctx, "EXPIREAT", k, time.Now().Unix()+3600+w.rnd.Int64N(3600))
+		return w.conn.Write(ctx, "EXPIREAT", k, time.Now().Unix()+3600+w.rnd.Int64N(3600))
 	case 2:
-		return w.do(ctx, "SET", w.key("str"), w.value(), "EX", 3600+w.rnd.IntN(3600))
+		return w.conn.Write(ctx, "SET", w.key("str"), w.value(), "EX", 3600+w.rnd.IntN(3600))
 	case 3:
-		return w.do(ctx, "GETEX", w.key("str"), "EX", 3600+w.rnd.IntN(3600))
+		return w.conn.Write(ctx, "GETEX", w.key("str"), "EX", 3600+w.rnd.IntN(3600))
 	default:
-		return w.do(ctx, "EXPIRE", k, 3600+w.rnd.IntN(3600))
+		return w.conn.Write(ctx, "EXPIRE", k, 3600+w.rnd.IntN(3600))
 	}
 }
 
@@ -314,21 +314,21 @@ func (w *Workload) bitsOp(ctx context.Context) error {
 	case 0:
 		k, off, bit := w.key("bits"), w.rnd.IntN(2000), w.rnd.IntN(2)
 		if w.NoBits {
-			return w.do(ctx, "SET", k, strconv.Itoa(off)+":"+strconv.Itoa(bit))
+			return w.conn.Write(ctx, "SET", k, strconv.Itoa(off)+":"+strconv.Itoa(bit))
 		}
-		return w.do(ctx, "SETBIT", k, off, bit)
+		return w.conn.Write(ctx, "SETBIT", k, off, bit)
 	case 1:
 		dst, a, b := w.key("bits"), w.key("bits"), w.key("bits")
 		if w.NoBits {
-			return w.do(ctx, "SET", dst, a+"|"+b)
+			return w.conn.Write(ctx, "SET", dst, a+"|"+b)
 		}
-		return w.do(ctx, "BITOP", "OR", dst, a, b)
+		return w.conn.Write(ctx, "BITOP", "OR", dst, a, b)
 	default:
 		k, off := w.key("bits"), 8*w.rnd.IntN(10)
 		if w.NoBits {
-			return w.do(ctx, "SET", k, strconv.Itoa(off))
+			return w.conn.Write(ctx, "SET", k, strconv.Itoa(off))
 		}
-		return w.do(ctx, "BITFIELD", k, "INCRBY", "u8", off, 3)
+		return w.conn.Write(ctx, "BITFIELD", k, "INCRBY", "u8", off, 3)
 	}
 }
 
@@ -342,26 +342,26 @@ func (w *Workload) keyspaceOp(ctx context.Context) error {
 	}
 	switch w.rnd.IntN(8) {
 	case 0:
-		return w.do(ctx, "DEL", k)
+		return w.conn.Write(ctx, "DEL", k)
 	case 1:
-		return w.do(ctx, "UNLINK", k, w.key(space))
+		return w.conn.Write(ctx, "UNLINK", k, w.key(space))
 	case 2:
 		if exists == 0 {
 			return nil
 		}
-		return w.do(ctx, "RENAME", k, w.key(space))
+		return w.conn.Write(ctx, "RENAME", k, w.key(space))
 	case 3:
 		to, db := w.key(space), w.rnd.IntN(w.DBs)
-		if to == k && db == w.db {
+		if to == k && db == w.conn.DB() {
 			return nil
 		}
-		return w.do(ctx, "COPY", k, to, "DB", db, "REPLACE")
+		return w.conn.Write(ctx, "COPY", k, to, "DB", db, "REPLACE")
 	case 4:
 		to := w.rnd.IntN(w.DBs)
-		if to == w.db {
+		if to == w.conn.DB() {
 			return nil
 		}
-		return w.do(ctx, "MOVE", k, to)
+		return w.conn.Write(ctx, "MOVE", k, to)
 	case 5:
 		if exists == 0 {
 			return nil
@@ -374,17 +374,17 @@ func (w *Workload) keyspaceOp(ctx context.Context) error {
 		if w.rnd.IntN(2) == 0 {
 			ttl = 3_600_000
 		}
-		return w.do(ctx, "RESTORE", w.key(space), ttl, dump, "REPLACE")
+		return w.conn.Write(ctx, "RESTORE", w.key(space), ttl, dump, "REPLACE")
 	case 6:
 		if space != "list" && space != "set" {
 			return nil
 		}
-		return w.do(ctx, "SORT", k, "ALPHA", "STORE", w.key("list"))
+		return w.conn.Write(ctx, "SORT", k, "ALPHA", "STORE", w.key("list"))
 	default:
 		if exists == 0 {
 			return nil
 		}
-		return w.do(ctx, "RENAMENX", k, w.key(space)+"x")
+		return w.conn.Write(ctx, "RENAMENX", k, w.key(space)+"x")
 	}
 }
 

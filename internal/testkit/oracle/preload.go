@@ -17,11 +17,11 @@ func (w *Workload) Preload(ctx context.Context, c *redis.Client) error {
 	if err := w.init(ctx, c); err != nil {
 		return err
 	}
-	if err := w.do(ctx, "FUNCTION", "LOAD", "REPLACE", Library); err != nil {
+	if err := w.conn.Write(ctx, "FUNCTION", "LOAD", "REPLACE", Library); err != nil {
 		return err
 	}
 	for db := 0; db < w.DBs; db++ {
-		if err := w.use(ctx, db); err != nil {
+		if err := w.conn.Use(ctx, db); err != nil {
 			return err
 		}
 		for i := 0; i < w.Keys; i++ {
@@ -36,14 +36,14 @@ func (w *Workload) Preload(ctx context.Context, c *redis.Client) error {
 			// Small hashes with field expiries: listpack-ex in snapshots.
 			for i := 0; i < 3; i++ {
 				k := "hash:fttl" + strconv.Itoa(i)
-				if err := w.do(ctx, "HSET", k, "a", w.value(), "b", w.value(), "c", w.value()); err != nil {
+				if err := w.conn.Write(ctx, "HSET", k, "a", w.value(), "b", w.value(), "c", w.value()); err != nil {
 					return err
 				}
 				args := []any{"HPEXPIRE", k, 7_200_000 + w.rnd.IntN(1000), "FIELDS", 1 + i}
 				for _, f := range []string{"a", "b", "c"}[:1+i] {
 					args = append(args, f)
 				}
-				if err := w.do(ctx, args...); err != nil {
+				if err := w.conn.Write(ctx, args...); err != nil {
 					return err
 				}
 			}
@@ -54,15 +54,15 @@ func (w *Workload) Preload(ctx context.Context, c *redis.Client) error {
 		// Short-lived keys that expire once the tap has the snapshot.
 		for i := 0; i < 5; i++ {
 			ttl := 3*w.MaxTTL + time.Duration(w.rnd.IntN(100))*time.Millisecond
-			if err := w.do(ctx, "SET", "ttl:pre"+strconv.Itoa(i), w.value(), "PX", ttl.Milliseconds()); err != nil {
+			if err := w.conn.Write(ctx, "SET", "ttl:pre"+strconv.Itoa(i), w.value(), "PX", ttl.Milliseconds()); err != nil {
 				return err
 			}
 		}
-		if err := w.do(ctx, "SET", "str:long", w.value(), "EX", 7200); err != nil {
+		if err := w.conn.Write(ctx, "SET", "str:long", w.value(), "EX", 7200); err != nil {
 			return err
 		}
 	}
-	return w.use(ctx, 0)
+	return w.conn.Use(ctx, 0)
 }
 
 // groups builds a stream with a consumer group, consumers and pending
@@ -70,23 +70,23 @@ func (w *Workload) Preload(ctx context.Context, c *redis.Client) error {
 func (w *Workload) groups(ctx context.Context) error {
 	k := "gstream:pre"
 	for i := 0; i < 30; i++ {
-		if err := w.do(ctx, "XADD", k, "*", "n", i, "v", w.value()); err != nil {
+		if err := w.conn.Write(ctx, "XADD", k, "*", "n", i, "v", w.value()); err != nil {
 			return err
 		}
 	}
-	if err := w.do(ctx, "XGROUP", "CREATE", k, "g1", "0"); err != nil {
+	if err := w.conn.Write(ctx, "XGROUP", "CREATE", k, "g1", "0"); err != nil {
 		return err
 	}
-	if err := w.do(ctx, "XGROUP", "CREATE", k, "g2", "$"); err != nil {
+	if err := w.conn.Write(ctx, "XGROUP", "CREATE", k, "g2", "$"); err != nil {
 		return err
 	}
-	if err := w.do(ctx, "XREADGROUP", "GROUP", "g1", "alice", "COUNT", 10, "STREAMS", k, ">"); err != nil {
+	if err := w.conn.Write(ctx, "XREADGROUP", "GROUP", "g1", "alice", "COUNT", 10, "STREAMS", k, ">"); err != nil {
 		return err
 	}
-	if err := w.do(ctx, "XREADGROUP", "GROUP", "g1", "bob", "COUNT", 5, "STREAMS", k, ">"); err != nil {
+	if err := w.conn.Write(ctx, "XREADGROUP", "GROUP", "g1", "bob", "COUNT", 5, "STREAMS", k, ">"); err != nil {
 		return err
 	}
-	if err := w.do(ctx, "XGROUP", "CREATECONSUMER", k, "g2", "idle"); err != nil {
+	if err := w.conn.Write(ctx, "XGROUP", "CREATECONSUMER", k, "g2", "idle"); err != nil {
 		return err
 	}
 	ids, err := w.conn.XRange(ctx, k, "-", "+").Result()
@@ -96,10 +96,10 @@ func (w *Workload) groups(ctx context.Context) error {
 	// Acknowledge one pending entry and delete it, delete one never
 	// delivered. (A deleted entry that stays pending cannot be rebuilt with
 	// commands: see Applier.Record.)
-	if err := w.do(ctx, "XACK", k, "g1", ids[0].ID); err != nil {
+	if err := w.conn.Write(ctx, "XACK", k, "g1", ids[0].ID); err != nil {
 		return err
 	}
-	return w.do(ctx, "XDEL", k, ids[0].ID, ids[20].ID)
+	return w.conn.Write(ctx, "XDEL", k, ids[0].ID, ids[20].ID)
 }
 
 // big writes big keys of every type (chunked in snapshots).
@@ -124,21 +124,21 @@ func (w *Workload) big(ctx context.Context) error {
 			hash = append(hash, "f"+strconv.Itoa(i), v)
 		}
 		for _, cmd := range [][]any{list, set, zset, hash} {
-			if err := w.do(ctx, cmd...); err != nil {
+			if err := w.conn.Write(ctx, cmd...); err != nil {
 				return err
 			}
 		}
 	}
 	if w.FieldTTL {
 		// A big hash with field expiries: hashtable with metadata.
-		if err := w.do(ctx, "HEXPIRE", "hash:big"+suffix, 7200, "FIELDS", 2, "f0", "f1"); err != nil {
+		if err := w.conn.Write(ctx, "HEXPIRE", "hash:big"+suffix, 7200, "FIELDS", 2, "f0", "f1"); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < n/10; i++ {
-		if err := w.do(ctx, "XADD", "stream:big"+suffix, "*", "i", i, "v", w.value()); err != nil {
+		if err := w.conn.Write(ctx, "XADD", "stream:big"+suffix, "*", "i", i, "v", w.value()); err != nil {
 			return err
 		}
 	}
-	return w.do(ctx, "SET", "str:big"+suffix, strings.Repeat("0123456789abcdef", n*8))
+	return w.conn.Write(ctx, "SET", "str:big"+suffix, strings.Repeat("0123456789abcdef", n*8))
 }

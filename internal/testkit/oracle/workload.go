@@ -2,7 +2,6 @@ package oracle
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -47,8 +46,7 @@ type Workload struct {
 	NoBits bool
 
 	rnd    *rand.Rand
-	conn   *redis.Conn
-	db     int
+	conn   *Conn
 	ops    int
 	loaded bool
 	bigN   int
@@ -96,10 +94,9 @@ func (w *Workload) init(ctx context.Context, c *redis.Client) error {
 		w.rnd = rand.New(rand.NewPCG(w.Seed, w.Seed^0x5eed))
 	}
 	if w.conn == nil {
-		w.conn = c.Conn()
-		w.db = -1
+		w.conn = NewConn(c)
 	}
-	return w.use(ctx, 0)
+	return w.conn.Use(ctx, 0)
 }
 
 // On sets the workload's server-dependent switches for a server of the
@@ -123,34 +120,6 @@ func (w *Workload) Close() error {
 
 // Ops counts the operations run so far.
 func (w *Workload) Ops() int { return w.ops }
-
-func (w *Workload) use(ctx context.Context, db int) error {
-	if db == w.db {
-		return nil
-	}
-	if err := w.conn.Select(ctx, db).Err(); err != nil {
-		return err
-	}
-	w.db = db
-	return nil
-}
-
-// do runs one command; redis.Nil is not an error.
-func (w *Workload) do(ctx context.Context, args ...any) error {
-	err := w.conn.Do(ctx, args...).Err()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("oracle workload %v: %w", clipArgs(args), err)
-	}
-	return nil
-}
-
-func clipArgs(args []any) string {
-	s := fmt.Sprint(args)
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return s
-}
 
 func (w *Workload) key(space string) string {
 	return space + ":" + strconv.Itoa(w.rnd.IntN(w.Keys))
@@ -185,7 +154,7 @@ func (w *Workload) Run(ctx context.Context, c *redis.Client, n int) error {
 	}
 	if !w.loaded {
 		w.loaded = true
-		if err := w.do(ctx, "FUNCTION", "LOAD", "REPLACE", library2); err != nil {
+		if err := w.conn.Write(ctx, "FUNCTION", "LOAD", "REPLACE", library2); err != nil {
 			return err
 		}
 	}
@@ -193,18 +162,18 @@ func (w *Workload) Run(ctx context.Context, c *redis.Client, n int) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := w.use(ctx, w.rnd.IntN(w.DBs)); err != nil {
+		if err := w.conn.Use(ctx, w.rnd.IntN(w.DBs)); err != nil {
 			return err
 		}
 		var err error
 		switch {
 		// The rare operations happen at least once in every run.
 		case i == n/3 && w.Swaps && w.DBs > 1:
-			err = w.do(ctx, "SWAPDB", 0, 1)
+			err = w.conn.Write(ctx, "SWAPDB", 0, 1)
 		case i == n/2 && w.BigElems > 0:
 			err = w.big(ctx)
 		case i == 2*n/3 && w.Swaps:
-			err = w.do(ctx, "FLUSHDB")
+			err = w.conn.Write(ctx, "FLUSHDB")
 		case i == n/4 && w.FieldTTL:
 			err = w.fieldTTLCycle(ctx)
 		default:
@@ -226,9 +195,9 @@ func (w *Workload) step(ctx context.Context, rare bool) error {
 		case r < 2 && w.BigElems > 0:
 			return w.big(ctx)
 		case r < 4 && w.Swaps && w.DBs > 1:
-			return w.do(ctx, "SWAPDB", w.rnd.IntN(w.DBs), w.rnd.IntN(w.DBs))
+			return w.conn.Write(ctx, "SWAPDB", w.rnd.IntN(w.DBs), w.rnd.IntN(w.DBs))
 		case r < 5 && w.Swaps:
-			return w.do(ctx, "FLUSHDB")
+			return w.conn.Write(ctx, "FLUSHDB")
 		}
 	}
 	switch w.rnd.IntN(16) {
@@ -255,12 +224,12 @@ func (w *Workload) step(ctx context.Context, rare bool) error {
 	case 11:
 		return w.multi(ctx)
 	case 12:
-		return w.do(ctx, "EVAL", script, 3, w.key("cnt"), w.key("list"), w.key("hash"), "s"+strconv.Itoa(w.ops), w.value())
+		return w.conn.Write(ctx, "EVAL", script, 3, w.key("cnt"), w.key("list"), w.key("hash"), "s"+strconv.Itoa(w.ops), w.value())
 	case 13:
 		if w.rnd.IntN(2) == 0 || !w.loaded {
-			return w.do(ctx, "FCALL", "oracle_bump", 2, w.key("hash"), w.key("list"), w.value())
+			return w.conn.Write(ctx, "FCALL", "oracle_bump", 2, w.key("hash"), w.key("list"), w.value())
 		}
-		return w.do(ctx, "FCALL", "oracle_zbump", 2, w.key("zset"), w.key("set"), w.value())
+		return w.conn.Write(ctx, "FCALL", "oracle_zbump", 2, w.key("zset"), w.key("set"), w.value())
 	case 14:
 		return w.bitsOp(ctx)
 	default:
@@ -282,31 +251,12 @@ func (w *Workload) Settle(ctx context.Context, c *redis.Client) error {
 			return ctx.Err()
 		case <-time.After(w.MaxTTL):
 		}
-		left := 0
-		for db := 0; db < w.DBs; db++ {
-			if err := w.use(ctx, db); err != nil {
-				return err
-			}
-			var keys []string
-			it := w.conn.Scan(ctx, 0, "ttl:*", 1000).Iterator()
-			for it.Next(ctx) {
-				keys = append(keys, it.Val())
-			}
-			if err := it.Err(); err != nil {
-				return err
-			}
-			for _, k := range keys {
-				// A key seen by SCAN may be gone already; EXISTS expires it
-				// lazily when its time has passed.
-				n, err := w.conn.Exists(ctx, k).Result()
-				if err != nil {
-					return err
-				}
-				left += int(n)
-			}
+		left, err := w.conn.Alive(ctx, w.DBs, "ttl:*")
+		if err != nil {
+			return err
 		}
 		if left == 0 {
-			return w.use(ctx, 0)
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("oracle: %d short-lived keys still alive after 30s", left)
@@ -322,7 +272,7 @@ func (w *Workload) Fence(ctx context.Context, c *redis.Client) (string, error) {
 		return "", err
 	}
 	v := "fence-" + strconv.Itoa(w.ops) + "-" + strconv.FormatUint(w.rnd.Uint64(), 36)
-	return v, w.do(ctx, "SET", FenceKey, v)
+	return v, w.conn.Write(ctx, "SET", FenceKey, v)
 }
 
 // FenceKey is the key Fence writes.
