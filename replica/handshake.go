@@ -170,11 +170,8 @@ func (r *Replica) handshake(s *session) error {
 	}
 	confs = append(confs, capa)
 	for _, c := range confs {
-		line, err := r.command(s, false, c...)
+		line, err := r.replconf(s, c)
 		if err != nil {
-			return op("handshake", err)
-		}
-		if err := replconfReply(c, line); err != nil {
 			return op("handshake", err)
 		}
 		if strings.HasPrefix(line, "-") {
@@ -183,12 +180,8 @@ func (r *Replica) handshake(s *session) error {
 	}
 	if r.cfg.Snapshot == SnapshotOnly {
 		s.rdbOnly = true
-		c := []string{"REPLCONF", "rdb-only", "1"}
-		line, err := r.command(s, false, c...)
+		line, err := r.replconf(s, []string{"REPLCONF", "rdb-only", "1"})
 		if err != nil {
-			return op("handshake", err)
-		}
-		if err := replconfReply(c, line); err != nil {
 			return op("handshake", err)
 		}
 		if strings.HasPrefix(line, "-") {
@@ -331,6 +324,17 @@ func parseFullResync(line string) (string, int64, error) {
 		return "", 0, protoErr("bad FULLRESYNC offset in %q", line)
 	}
 	return f[1], off, nil
+}
+
+// replconf sends one REPLCONF and returns the master's reply: an error for
+// a reply that fails the handshake (see replconfReply), else the line, which
+// may still be a refusal the caller tolerates.
+func (r *Replica) replconf(s *session, c []string) (string, error) {
+	line, err := r.command(s, false, c...)
+	if err != nil {
+		return "", err
+	}
+	return line, replconfReply(c, line)
 }
 
 func replconfReply(args []string, line string) error {
