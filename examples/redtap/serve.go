@@ -138,6 +138,7 @@ func startTapServer(ctx context.Context, o *serveOptions) (*tapServer, error) {
 	s.mux = http.NewServeMux()
 	s.mux.Handle("/events", s.hub.SSE())
 	s.mux.Handle("/ws", s.hub.WebSocket())
+	s.mux.Handle("/redtap-live.js", live.ClientJS())
 	s.mux.Handle("/", http.FileServerFS(web))
 	return s, nil
 }

@@ -4,6 +4,8 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+
+	"github.com/redtap/redtap/assembler/live"
 )
 
 // The page: plain HTML, CSS and JS plus a vendored uPlot, no build step.
@@ -21,6 +23,7 @@ func newMux(dash http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/events", dash)
 	mux.Handle("/ws", dash)
+	mux.Handle("/redtap-live.js", live.ClientJS())
 	mux.Handle("/", http.FileServerFS(webRoot))
 	return mux
 }

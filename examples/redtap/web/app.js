@@ -152,22 +152,11 @@
 
   function setConn(s) { $conn.dataset.state = s; $conn.textContent = s; }
 
-  function connect() {
-    const es = new EventSource('events' + location.search); // ?match=... passes through
-    es.onopen = () => setConn('connected');
-    es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) {
-        setConn('disconnected');
-        es.close();
-        setTimeout(connect, 3000);
-      } else {
-        setConn('reconnecting');
-      }
-    };
-    es.addEventListener('updates', (ev) => { onUpdates(JSON.parse(ev.data)); schedule(); });
-    es.addEventListener('dUpdates', (ev) => { onDUpdates(JSON.parse(ev.data)); schedule(); });
-  }
-  connect();
+  redtapLive.connect('events' + location.search, { // ?match=... passes through
+    state: setConn,
+    updates: (ev) => { onUpdates(JSON.parse(ev.data)); schedule(); },
+    dUpdates: (ev) => { onDUpdates(JSON.parse(ev.data)); schedule(); },
+  });
 
   // For tests and the curious.
   window.redtap = {

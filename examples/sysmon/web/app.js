@@ -409,25 +409,11 @@
     };
   }
 
-  let es = null;
-  function connect() {
-    es = new EventSource('events');
-    es.onopen = () => setConn('connected');
-    // EventSource reconnects by itself after a network error (state
-    // CONNECTING); it gives up on an HTTP error (CLOSED): then retry here.
-    es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) {
-        setConn('disconnected');
-        es.close();
-        setTimeout(connect, 3000);
-      } else {
-        setConn('reconnecting');
-      }
-    };
-    es.addEventListener('updates', handle('updates', onUpdates));
-    es.addEventListener('dUpdates', handle('dUpdates', onDUpdates));
-  }
-  connect();
+  redtapLive.connect('events', {
+    state: setConn,
+    updates: handle('updates', onUpdates),
+    dUpdates: handle('dUpdates', onDUpdates),
+  });
 
   // For tests and the curious: what the page holds.
   window.sysmon = {
