@@ -114,6 +114,17 @@ func appendTyped(dst []Event, db int, args [][]byte, off int64, tx bool) (_ []Ev
 }
 
 // optCount parses "<cmd> key [count]": the count, 1 when absent.
+// appendPop appends the event of a pop from one end (LPOP, RPOP, ZPOPMIN,
+// ZPOPMAX key [count]): op, with N the count.
+func appendPop(dst []Event, op Op, db int, args [][]byte, off int64, tx bool) ([]Event, bool) {
+	n, ok := optCount(args)
+	if !ok {
+		return dst, false
+	}
+	keyEvent(&dst, op, db, args, 1, off, tx).N = n
+	return dst, true
+}
+
 func optCount(args [][]byte) (int64, bool) {
 	switch len(args) {
 	case 2:

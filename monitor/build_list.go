@@ -21,16 +21,12 @@ func appendList(dst []Event, id cmdID, db int, args [][]byte, off int64, tx bool
 		}
 		return dst, rdb.TypeList, true
 	case cmdLPop, cmdRPop:
-		n, ok := optCount(args)
-		if !ok {
-			return dst, rdb.TypeList, false
-		}
 		op := OpLPop
 		if id == cmdRPop {
 			op = OpRPop
 		}
-		keyEvent(&dst, op, db, args, 1, off, tx).N = n
-		return dst, rdb.TypeList, true
+		dst, ok := appendPop(dst, op, db, args, off, tx)
+		return dst, rdb.TypeList, ok
 	case cmdLSet:
 		if argc != 4 {
 			return dst, rdb.TypeList, false

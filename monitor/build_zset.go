@@ -27,16 +27,12 @@ func appendZSet(dst []Event, id cmdID, db int, args [][]byte, off int64, tx bool
 		keyEvent(&dst, OpZRem, db, args, 1, off, tx).setElems(args, 2, argc)
 		return dst, rdb.TypeZSet, true
 	case cmdZPopMin, cmdZPopMax:
-		n, ok := optCount(args)
-		if !ok {
-			return dst, rdb.TypeZSet, false
-		}
 		op := OpZPopMin
 		if id == cmdZPopMax {
 			op = OpZPopMax
 		}
-		keyEvent(&dst, op, db, args, 1, off, tx).N = n
-		return dst, rdb.TypeZSet, true
+		dst, ok := appendPop(dst, op, db, args, off, tx)
+		return dst, rdb.TypeZSet, ok
 	case cmdZRemRangeByRank:
 		if argc != 4 {
 			return dst, rdb.TypeZSet, false
