@@ -1,6 +1,8 @@
 package assembler
 
 import (
+	"time"
+
 	"github.com/redtap/redtap/monitor"
 	"github.com/redtap/redtap/rdb"
 )
@@ -11,6 +13,37 @@ import (
 func (a *Assembler) Apply(b *monitor.Batch) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now := a.apply(b)
+	if a.ready && a.cfg.Interval == AtOnce {
+		a.flush(now)
+	}
+}
+
+// Stage folds b into the windows as Apply does, but never delivers: with
+// Interval AtOnce, its deltas wait for Deliver, the next Apply or Tick. A
+// caller that has several batches at hand (a hub whose subscriber's
+// TryNext returns one) stages them all and then delivers once, so that
+// changes that arrived together leave in one message per selection, with
+// the offset of the last.
+func (a *Assembler) Stage(b *monitor.Batch) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.apply(b)
+}
+
+// Deliver sends the deltas staged since the last delivery now, with
+// Interval AtOnce; with an interval, deltas leave on Tick and Deliver does
+// nothing.
+func (a *Assembler) Deliver() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ready && a.cfg.Interval == AtOnce {
+		a.flush(a.clock())
+	}
+}
+
+// apply is Apply without the delivery; it returns the clock's time.
+func (a *Assembler) apply(b *monitor.Batch) time.Time {
 	now := a.clock()
 	a.batch.now = now.UnixMilli()
 	a.batch.carry, a.batch.popped, a.batch.poppedOK = nil, nil, false
@@ -20,9 +53,7 @@ func (a *Assembler) Apply(b *monitor.Batch) {
 	a.batch.carry, a.batch.popped = nil, nil
 	a.offset = b.Offset
 	a.enforce()
-	if a.ready && a.cfg.Interval == AtOnce {
-		a.flush(now)
-	}
+	return now
 }
 
 func (a *Assembler) event(e *monitor.Event, b *monitor.Batch) {

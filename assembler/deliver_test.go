@@ -76,6 +76,52 @@ func TestAtOnce(t *testing.T) {
 	require.Equal(t, int64(120), msgs[1].ID)
 }
 
+// Staged batches leave in one message, with the last one's offset, when
+// Deliver (or Apply, or Tick) comes.
+func TestStageDeliver(t *testing.T) {
+	r := newRig(t, Config{Windows: []Window{{Match: "*"}}, Interval: AtOnce})
+	r.f.snapshot()
+	r.sink.take()
+	r.f.stage = true
+	r.f.cmd("ZADD", "k", "1", "a")
+	r.f.cmd("ZADD", "k", "2", "b")
+	r.f.cmd("SET", "s", "x")
+	require.Empty(t, r.sink.take(), "staged, not delivered")
+	r.a.Deliver()
+	msgs := r.sink.take()
+	require.Len(t, msgs, 1)
+	require.Equal(t, int64(130), msgs[0].ID)
+	r.v.applyAll(t, msgs)
+	require.Equal(t, []string{"a", "b"}, r.v.values("k"))
+	require.Equal(t, "0/k 0/s", r.v.keys())
+	r.a.Deliver()
+	require.Empty(t, r.sink.take(), "nothing staged since")
+
+	// Tick delivers what was staged too (a caller that forgot Deliver).
+	r.f.cmd("SET", "s", "y")
+	r.a.Tick()
+	require.Len(t, r.sink.take(), 1)
+	// And Apply delivers it with its own batch.
+	r.f.cmd("SET", "s", "z")
+	r.f.stage = false
+	r.f.cmd("SET", "t", "1")
+	msgs = r.sink.take()
+	require.Len(t, msgs, 1)
+	require.Equal(t, int64(160), msgs[0].ID)
+
+	// With an interval, Deliver waits for Tick.
+	r2 := newRig(t, Config{Windows: []Window{{Match: "*"}}, Interval: time.Second})
+	r2.f.snapshot()
+	r2.sink.take()
+	r2.f.stage = true
+	r2.f.cmd("SET", "a", "1")
+	r2.a.Deliver()
+	require.Empty(t, r2.sink.take())
+	r2.c.Add(time.Second)
+	r2.a.Tick()
+	require.Len(t, r2.sink.take(), 1)
+}
+
 func TestTransactionIsOneBatch(t *testing.T) {
 	r := newRig(t, Config{Windows: []Window{{Match: "*"}}, Interval: AtOnce})
 	r.f.snapshot()

@@ -172,7 +172,10 @@
 // message of a group is encoded once and the same Data handed to each of
 // its sinks. Deltas are delivered per interval: [Assembler.Tick] delivers
 // the changes since the previous delivery once Config.Interval has passed
-// since it; with [AtOnce], [Assembler.Apply] delivers each batch's.
+// since it; with [AtOnce], [Assembler.Apply] delivers each batch's, and a
+// caller with several batches at hand may [Assembler.Stage] them and then
+// [Assembler.Deliver] once: one message for all of them, at the last
+// one's offset (the hub of package live does so).
 // Between deliveries the windows shown stay those of the last one: a new
 // subscriber's updates is that state (its offset that of the last
 // delivery), so that the next dUpdates applies to it.

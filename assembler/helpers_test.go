@@ -45,9 +45,10 @@ func (s *recSink) take() []Message {
 
 // feeder builds monitor batches with growing offsets.
 type feeder struct {
-	t   testing.TB
-	a   *Assembler
-	off int64
+	t     testing.TB
+	a     *Assembler
+	off   int64
+	stage bool // Stage instead of Apply
 }
 
 func (f *feeder) batch(evs []monitor.Event, tx bool) {
@@ -55,7 +56,12 @@ func (f *feeder) batch(evs []monitor.Event, tx bool) {
 	for i := range evs {
 		evs[i].Offset = f.off
 	}
-	f.a.Apply(&monitor.Batch{Events: evs, Offset: f.off, Tx: tx})
+	b := &monitor.Batch{Events: evs, Offset: f.off, Tx: tx}
+	if f.stage {
+		f.a.Stage(b)
+		return
+	}
+	f.a.Apply(b)
 }
 
 // cmd applies one command in database 0.

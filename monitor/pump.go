@@ -41,10 +41,11 @@ func (m *Monitor) releasePumpLocked() {
 }
 
 // pumpLocked reads the source and distributes batches until s has one in
-// its queue, s is closed, or the source fails; s holds the pump. It is
+// its queue, s is closed, or the source fails (with try, also before a read
+// that would wait for the network); s holds the pump. It is
 // called and returns with m.mu held, which it releases while it reads the
 // source or waits for a Block subscriber.
-func (m *Monitor) pumpLocked(ctx context.Context, s *Subscriber) error {
+func (m *Monitor) pumpLocked(ctx context.Context, s *Subscriber, try bool) error {
 	var sctx context.Context
 	for s.q.n == 0 && s.err == nil && m.read.err == nil {
 		if m.dist.pend != nil {
@@ -52,6 +53,9 @@ func (m *Monitor) pumpLocked(ctx context.Context, s *Subscriber) error {
 				return err
 			}
 			continue
+		}
+		if try && !m.buffered() {
+			return nil
 		}
 		if sctx == nil {
 			sctx = s.sourceCtx(ctx)
@@ -79,6 +83,13 @@ func (m *Monitor) pumpLocked(ctx context.Context, s *Subscriber) error {
 		}
 	}
 	return nil
+}
+
+// buffered reports whether the source has received data that its Next
+// has not returned yet; only the pump's holder may ask.
+func (m *Monitor) buffered() bool {
+	b, ok := m.src.(interface{ Buffered() int })
+	return ok && b.Buffered() > 0
 }
 
 // handle turns one source event into a batch and offers it to every

@@ -15,6 +15,12 @@ import (
 // call (the monitor copies what it keeps). A Source whose Next blocks should
 // return when ctx is done: that is how Close and cancelled contexts
 // interrupt a read.
+//
+// A Source may also have a method Buffered() int, as [*replica.Replica]
+// has: how much it has received that Next has not returned yet, 0 when Next
+// would wait for the network. [Subscriber.TryNext] reads the source only
+// while it is not 0. The monitor calls it from the goroutine that calls
+// Next, never during a Next.
 type Source interface {
 	Next(ctx context.Context) (replica.Event, error)
 }

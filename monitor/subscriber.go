@@ -132,13 +132,29 @@ func (m *Monitor) Subscribe(f Filter, opts ...SubscribeOption) (*Subscriber, err
 //
 // The batch and everything in it are valid until the next call of Next.
 func (s *Subscriber) Next(ctx context.Context) (*Batch, error) {
+	return s.next1(ctx, false)
+}
+
+// TryNext is Next without the wait for the network: it returns a batch
+// already in the queue, or one it builds from what the source has already
+// received (a source with a Buffered method, as a *replica.Replica), and
+// otherwise nil and a nil error. It can still wait for the rest of a
+// command that has partly arrived, or for a full subscriber with the Block
+// policy, until ctx ends. A caller that delivers at once uses it to gather
+// what arrived together (see assembler.Assembler.Stage). The batch it
+// returns is valid until the next call of Next or TryNext, as Next's.
+func (s *Subscriber) TryNext(ctx context.Context) (*Batch, error) {
+	return s.next1(ctx, true)
+}
+
+func (s *Subscriber) next1(ctx context.Context, try bool) (*Batch, error) {
 	m := s.m
 	m.mu.Lock()
 	if s.held != nil {
 		m.releaseLocked(s.held)
 		s.held = nil
 	}
-	b, err := s.next(ctx)
+	b, err := s.next(ctx, try)
 	s.held = b
 	s.wait.wantPump = false // no longer waiting: its entry in m.pump.wait is skipped
 	if s.wait.handed {
@@ -152,8 +168,8 @@ func (s *Subscriber) Next(ctx context.Context) (*Batch, error) {
 	return b, err
 }
 
-// next is Next with m.mu held.
-func (s *Subscriber) next(ctx context.Context) (*Batch, error) {
+// next is Next (TryNext with try) with m.mu held.
+func (s *Subscriber) next(ctx context.Context, try bool) (*Batch, error) {
 	m := s.m
 	for {
 		if b := s.pop(); b != nil {
@@ -170,12 +186,18 @@ func (s *Subscriber) next(ctx context.Context) (*Batch, error) {
 		}
 		if !m.pump.held {
 			m.pump.held, s.wait.handed, s.wait.wantPump = true, false, false
-			err := m.pumpLocked(ctx, s)
+			err := m.pumpLocked(ctx, s, try)
 			m.releasePumpLocked()
 			if err != nil && s.q.n == 0 {
 				return nil, err
 			}
+			if try && s.q.n == 0 && s.err == nil && m.read.err == nil {
+				return nil, nil // nothing at hand
+			}
 			continue
+		}
+		if try {
+			return nil, nil // another subscriber is reading the source
 		}
 		// Wait for a batch, or for the pump.
 		s.wait.parked = true

@@ -213,6 +213,20 @@ func (r *Replica) All(ctx context.Context) iter.Seq2[Event, error] {
 	}
 }
 
+// Buffered returns how many bytes of the stream have been received from
+// the master and not yet returned by Next: when it is not 0, Next can
+// likely return an event without waiting for the network (it may still
+// wait for the rest of a command that has partly arrived). Like Next, it
+// must not be called concurrently with Next. It is how a caller that
+// delivers at once gathers the events that arrived together (see
+// monitor.Subscriber.TryNext).
+func (r *Replica) Buffered() int {
+	if r.sess == nil || r.link.closed.Load() {
+		return 0
+	}
+	return r.in.br.Buffered()
+}
+
 // Position returns the last transaction boundary Next has returned (plus
 // the PING, REPLCONF and SELECT consumed after it): the position a
 // reconnect resumes from. It is zero from a full resynchronisation's Sync

@@ -21,7 +21,11 @@
 // A Hub owns two goroutines, started by NewHub and joined by Close: the
 // puller, the only caller of the subscriber's Next, which applies every
 // batch to the assembler (and commits its position), and the ticker, which
-// calls Assembler.Tick every Config.Interval. The assembler calls each
+// calls Assembler.Tick every Config.Interval. With assembler.AtOnce, the
+// puller also takes, with the subscriber's TryNext, the batches the
+// replica has already received, stages them, and delivers once nothing
+// more is at hand: changes that arrived together leave together, and under
+// load a viewer gets fewer, larger messages instead of a growing delay. The assembler calls each
 // viewer's Sink from whichever of the two delivers, or from the goroutine
 // that subscribes; a Sink only puts the message in the viewer's bounded
 // queue, or refuses it when the queue is full (the assembler keeps it, and
@@ -36,7 +40,8 @@
 //
 // # Messages
 //
-// SSE: one event per message, flushed at once:
+// SSE: one event per message; the messages waiting in a viewer's queue
+// are written and flushed together:
 //
 //	event: updates|dUpdates
 //	id: <Message.ID, the replication offset>

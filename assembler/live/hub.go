@@ -133,8 +133,21 @@ func (h *Hub) pull(ctx context.Context) {
 			h.mu.Unlock()
 			return
 		}
-		h.a.Apply(b)
-		h.sub.Commit(b.Pos)
+		if h.cfg.Interval != assembler.AtOnce {
+			h.a.Apply(b)
+			h.sub.Commit(b.Pos)
+			continue
+		}
+		// At once: what arrived together leaves together, as one
+		// message per selection, as soon as nothing more is at hand.
+		for b != nil {
+			h.a.Stage(b)
+			h.sub.Commit(b.Pos)
+			if b, err = h.sub.TryNext(ctx); err != nil {
+				break // Next returns it again
+			}
+		}
+		h.a.Deliver()
 	}
 }
 

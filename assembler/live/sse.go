@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redtap/redtap/assembler"
@@ -91,20 +92,35 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	}
 	keep := time.NewTicker(h.cfg.Keepalive)
 	defer keep.Stop()
-	var buf []byte
 	for {
+		var bp *[]byte
 		select {
 		case <-r.Context().Done():
 			return
 		case <-h.done:
 			return
 		case <-keep.C:
-			buf = append(buf[:0], ": keepalive\n\n"...)
+			bp = getBuf()
+			*bp = append(*bp, ": keepalive\n\n"...)
 		case m := <-q:
-			buf = appendSSE(buf[:0], m)
+			// Everything already queued goes in the same write: under
+			// load a viewer catches up with one syscall, not one per
+			// message.
+			bp = getBuf()
+			*bp = appendSSE(*bp, m)
+			for more := true; more && len(*bp) < maxWrite; {
+				select {
+				case m := <-q:
+					*bp = appendSSE(*bp, m)
+				default:
+					more = false
+				}
+			}
 		}
 		_ = rc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
-		if _, err := w.Write(buf); err != nil {
+		_, err := w.Write(*bp)
+		putBuf(bp) // an idle viewer holds no buffer
+		if err != nil {
 			return
 		}
 		if err := rc.Flush(); err != nil {
@@ -112,6 +128,23 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// bufs are the viewers' write buffers, shared while they wait.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxWrite*2 {
+		return // a rare big one (a large window's updates) goes to the GC
+	}
+	*b = (*b)[:0]
+	bufs.Put(b)
+}
+
+// maxWrite is the size past which a viewer's goroutine stops adding queued
+// messages to one write.
+const maxWrite = 256 << 10
 
 // appendSSE appends m as one SSE event. The assembler's JSON is one line;
 // a newline in it would still be framed as several data lines.

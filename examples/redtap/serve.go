@@ -50,7 +50,7 @@ func parseServeArgs(args []string, stderr io.Writer) (*serveOptions, error) {
 	o.register(fs)
 	fs.Var((*matchFlags)(&o.match), "match", "glob `PATTERN` of the keys to show (repeatable; default: every key)")
 	fs.IntVar(&o.window, "window", assembler.DefaultLimit, "entries per key shown: the newest N of a sorted set or stream, the last N of a list, the first N fields or members of a hash or set")
-	fs.DurationVar(&o.interval, "interval", assembler.DefaultInterval, "how often changes are sent, coalesced (`D`)")
+	fs.DurationVar(&o.interval, "interval", assembler.DefaultInterval, "how often changes are sent, coalesced (`D`); 0 sends each change at once")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP address to serve the page, /events (SSE) and /ws (WebSocket) on")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap serve --addr HOST:PORT [--match PATTERN ...] [flags]\n\n"+
@@ -73,13 +73,16 @@ func parseServeArgs(args []string, stderr io.Writer) (*serveOptions, error) {
 	switch {
 	case o.window < 1:
 		return nil, usageErr(fs, "--window %d: want at least 1", o.window)
-	case o.interval <= 0:
-		return nil, usageErr(fs, "--interval %v: want a positive duration", o.interval)
+	case o.interval < 0:
+		return nil, usageErr(fs, "--interval %v: want 0 (at once) or a positive duration", o.interval)
 	case o.listen == "":
 		return nil, usageErr(fs, "--listen is required")
 	}
 	if len(o.match) == 0 {
 		o.match = []string{"*"}
+	}
+	if o.interval == 0 {
+		o.interval = assembler.AtOnce
 	}
 	return o, nil
 }

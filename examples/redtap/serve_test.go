@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redtap/redtap/assembler"
 	"github.com/redtap/redtap/internal/testkit/browser"
 	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/internal/testkit/syncbuf"
@@ -29,7 +30,7 @@ func TestServeUsage(t *testing.T) {
 	}{
 		{[]string{}, "--addr is required"},
 		{[]string{"--addr", "h:1", "--window", "0"}, "--window 0"},
-		{[]string{"--addr", "h:1", "--interval", "0s"}, "--interval 0s"},
+		{[]string{"--addr", "h:1", "--interval", "-1s"}, "--interval -1s"},
 		{[]string{"--addr", "h:1", "--match", ""}, "empty pattern"},
 		{[]string{"--addr", "h:1", "--cert", "c.pem"}, "--cert and --key go together"},
 		{[]string{"--addr", "h:1", "x"}, "unexpected arguments"},
@@ -43,6 +44,9 @@ func TestServeUsage(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, o.tls.TLS, "--cacert implies --tls, as for tap")
 	require.Equal(t, []string{"a:*", "b"}, o.match)
+	o, err = parseServeArgs([]string{"--addr", "h:1", "--interval", "0"}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, assembler.AtOnce, o.interval, "--interval 0 sends each change at once")
 
 	var stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:1", "--listen", "127.0.0.1:0"}, nil, io.Discard, &stderr)

@@ -1,0 +1,326 @@
+// Command livebench measures live delivery from the outside: it writes
+// ZADDs to a Redis master at a fixed rate, each member carrying the wall
+// clock of its write, while N Server-Sent Events clients read a
+// `redtap serve` (or any assembler/live SSE handler) in this process, not
+// the server's. Each client times every member it finds in a dUpdates
+// message against its arrival on the socket. It prints one line per run
+// with the achieved rate, the latency p50/p99/max over every client's
+// samples, and, given the server's pid, the server's CPU per 1,000
+// deliveries and its resident memory.
+//
+//	livebench --redis 127.0.0.1:6379 --url http://127.0.0.1:8080/events?match=lat \
+//	  --pid $(pgrep -f 'redtap serve') --rate 10000 --subs 100 --dur 10s
+//
+// With --idle N it opens N subscribers that only read, waits --dur, and
+// prints the server's resident memory before and after (per subscriber).
+//
+// scripts/bench-live.sh runs the whole matrix of BENCHMARKS.md.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	var (
+		redisAddr = flag.String("redis", "127.0.0.1:6379", "the master's `HOST:PORT`")
+		rawURL    = flag.String("url", "http://127.0.0.1:8080/events", "the SSE `URL`")
+		key       = flag.String("key", "lat", "the sorted set written")
+		rate      = flag.Int("rate", 1000, "ZADDs per second")
+		subs      = flag.Int("subs", 100, "SSE subscribers")
+		idle      = flag.Int("idle", 0, "open `N` idle subscribers and report the server's memory instead")
+		dur       = flag.Duration("dur", 10*time.Second, "how long to write (or to hold the idle subscribers)")
+		warm      = flag.Duration("warmup", time.Second, "writes before measuring")
+		pid       = flag.Int("pid", 0, "the server's process id, for its CPU and memory")
+		label     = flag.String("label", "", "printed first on the result line")
+	)
+	flag.Parse()
+	u, err := url.Parse(*rawURL)
+	if err != nil {
+		fail(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if *idle > 0 {
+		runIdle(ctx, u, *idle, *dur, *pid, *label)
+		return
+	}
+	rc := redis.NewClient(&redis.Options{Addr: *redisAddr, PoolSize: 4})
+	defer rc.Close()
+	if err := rc.Del(ctx, *key).Err(); err != nil {
+		fail(err)
+	}
+	if err := rc.ZAdd(ctx, *key, redis.Z{Score: 0, Member: "0:0"}).Err(); err != nil {
+		fail(err)
+	}
+	r := &run{}
+	var wg sync.WaitGroup
+	ready := make(chan error, *subs)
+	for range *subs {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.client(ctx, u, ready) }()
+	}
+	for range *subs {
+		if err := <-ready; err != nil {
+			fail(err)
+		}
+	}
+
+	// Warm up, then measure.
+	seq := 0
+	write(ctx, rc, *key, *rate, *warm, &seq)
+	r.measuring.Store(true)
+	cpu0 := procCPU(*pid)
+	d0 := r.delivered.Load()
+	t0 := time.Now()
+	n0 := seq
+	write(ctx, rc, *key, *rate, *dur, &seq)
+	elapsed := time.Since(t0)
+	time.Sleep(300 * time.Millisecond) // the last deliveries
+	r.measuring.Store(false)
+	cpu := procCPU(*pid) - cpu0
+	d := r.delivered.Load() - d0
+	rss := procRSS(*pid)
+	cancel()
+	wg.Wait()
+
+	r.mu.Lock()
+	lats := r.lats
+	r.mu.Unlock()
+	slices.Sort(lats)
+	pct := func(p float64) time.Duration {
+		if len(lats) == 0 {
+			return 0
+		}
+		return lats[min(len(lats)-1, int(p*float64(len(lats))))]
+	}
+	achieved := float64(seq-n0) / elapsed.Seconds()
+	line := fmt.Sprintf("%s rate=%d achieved=%.0f/s subs=%d samples=%d p50=%s p99=%s max=%s messages=%d updates=%d",
+		*label, *rate, achieved, *subs, len(lats), ms(pct(0.5)), ms(pct(0.99)), ms(pct(1)), d, r.updates.Load())
+	if *pid > 0 {
+		line += fmt.Sprintf(" server_cpu=%s cpu_per_1000=%s server_rss=%.1fMiB", ms(cpu), ms(cpu*1000/time.Duration(max(d, 1))), float64(rss)/(1<<20))
+	}
+	fmt.Println(strings.TrimSpace(line))
+}
+
+// run is one measurement's shared state.
+type run struct {
+	measuring atomic.Bool
+	delivered atomic.Int64 // dUpdates messages read while measuring
+	updates   atomic.Int64 // fresh updates after the first (a slow viewer's reset)
+	mu        sync.Mutex
+	lats      []time.Duration
+}
+
+// client reads one SSE stream until ctx ends and times every member of
+// every dUpdates. It reports on ready once the first updates arrived.
+func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error) {
+	body, err := open(ctx, u)
+	if err != nil {
+		ready <- err
+		return
+	}
+	defer body.Close()
+	br := bufio.NewReaderSize(body, 64<<10)
+	first := true
+	var event []byte
+	var mine []time.Duration
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if first {
+				ready <- fmt.Errorf("stream ended before its first message: %v", err)
+			}
+			return
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("event: ")):
+			event = append(event[:0], bytes.TrimSpace(line[len("event: "):])...)
+			continue
+		case !bytes.HasPrefix(line, []byte("data: ")):
+			continue
+		}
+		if first {
+			first = false
+			ready <- nil
+			continue
+		}
+		if !r.measuring.Load() {
+			continue
+		}
+		if string(event) == "updates" {
+			r.updates.Add(1)
+			continue
+		}
+		r.delivered.Add(1)
+		now := time.Now().UnixNano()
+		mine = mine[:0]
+		for rest := line; ; {
+			j := bytes.Index(rest, []byte(`"value":"`))
+			if j < 0 {
+				break
+			}
+			rest = rest[j+len(`"value":"`):]
+			k := bytes.IndexByte(rest, '"')
+			if k < 0 {
+				break
+			}
+			if c := bytes.IndexByte(rest[:k], ':'); c >= 0 {
+				if ns, err := strconv.ParseInt(string(rest[c+1:k]), 10, 64); err == nil && ns > 0 {
+					mine = append(mine, time.Duration(now-ns))
+				}
+			}
+			rest = rest[k:]
+		}
+		r.mu.Lock()
+		r.lats = append(r.lats, mine...)
+		r.mu.Unlock()
+	}
+}
+
+// open sends the GET on a connection of its own and returns the body
+// (chunked encoding undone by net/http's response reader).
+func open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, func() { c.Close() })
+	req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	if err := req.Write(c); err != nil {
+		c.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 4096), req)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		c.Close()
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{resp.Body, c}, nil
+}
+
+// write runs rate ZADDs per second for d, one member each, "seq:unixnano".
+// Every millisecond it sends, pipelined, the writes that are due, so that
+// the rate holds even when a tick comes late.
+func write(ctx context.Context, rc *redis.Client, key string, rate int, d time.Duration, seq *int) {
+	start := time.Now()
+	n0 := *seq
+	for {
+		el := time.Since(start)
+		if el >= d {
+			return
+		}
+		due := n0 + int(float64(rate)*el.Seconds()) - *seq
+		if due > 0 {
+			p := rc.Pipeline()
+			for range due {
+				*seq++
+				p.ZAdd(ctx, key, redis.Z{Score: float64(*seq), Member: strconv.Itoa(*seq) + ":" + strconv.FormatInt(time.Now().UnixNano(), 10)})
+			}
+			if _, err := p.Exec(ctx); err != nil {
+				fail(err)
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// runIdle holds n subscribers that read and ignore what they get.
+func runIdle(ctx context.Context, u *url.URL, n int, d time.Duration, pid int, label string) {
+	rss0 := procRSS(pid)
+	var wg sync.WaitGroup
+	var opened, failed atomic.Int64
+	sem := make(chan struct{}, 64)
+	for range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, err := open(ctx, u)
+			<-sem
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			opened.Add(1)
+			defer body.Close()
+			_, _ = io.Copy(io.Discard, body)
+		}()
+	}
+	for opened.Load()+failed.Load() < int64(n) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(d)
+	rss1 := procRSS(pid)
+	cpu := procCPU(pid)
+	fmt.Printf("%s idle=%d opened=%d failed=%d server_rss_before=%.1fMiB server_rss_after=%.1fMiB per_subscriber=%.1fKiB server_cpu_total=%s\n",
+		label, n, opened.Load(), failed.Load(), float64(rss0)/(1<<20), float64(rss1)/(1<<20),
+		float64(rss1-rss0)/1024/float64(max(opened.Load(), 1)), ms(cpu))
+}
+
+// procCPU is the user+system time of pid (0: none).
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		fail(err)
+	}
+	// Fields after the ")" that ends the command name: utime is the 12th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
+}
+
+// procRSS is the resident memory of pid in bytes (0: none).
+func procRSS(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		fail(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "livebench:", err)
+	os.Exit(1)
+}
