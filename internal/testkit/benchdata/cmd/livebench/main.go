@@ -3,7 +3,9 @@
 // clock of its write, while N Server-Sent Events clients read a
 // `redtap serve` (or any assembler/live SSE handler) in this process, not
 // the server's. Each client times every member it finds in a dUpdates
-// message against its arrival on the socket. It prints one line per run
+// message against its arrival on the socket (the first --timed clients do;
+// the others only read, so that parsing in this process does not become
+// what is measured). It prints one line per run
 // with the achieved rate, the latency p50/p99/max over every client's
 // samples, and, given the server's pid, the server's CPU per 1,000
 // deliveries and its resident memory.
@@ -49,6 +51,7 @@ func main() {
 		dur       = flag.Duration("dur", 10*time.Second, "how long to write (or to hold the idle subscribers)")
 		warm      = flag.Duration("warmup", time.Second, "writes before measuring")
 		pid       = flag.Int("pid", 0, "the server's process id, for its CPU and memory")
+		timed     = flag.Int("timed", 100, "how many of the subscribers time every member (the others only read)")
 		label     = flag.String("label", "", "printed first on the result line")
 	)
 	flag.Parse()
@@ -73,9 +76,9 @@ func main() {
 	r := &run{}
 	var wg sync.WaitGroup
 	ready := make(chan error, *subs)
-	for range *subs {
+	for i := range *subs {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.client(ctx, u, ready) }()
+		go func() { defer wg.Done(); r.client(ctx, u, ready, i < *timed) }()
 	}
 	for range *subs {
 		if err := <-ready; err != nil {
@@ -86,6 +89,7 @@ func main() {
 	// Warm up, then measure.
 	seq := 0
 	write(ctx, rc, *key, *rate, *warm, &seq)
+	r.from.Store(int64(seq))
 	r.measuring.Store(true)
 	cpu0 := procCPU(*pid)
 	d0 := r.delivered.Load()
@@ -93,7 +97,15 @@ func main() {
 	n0 := seq
 	write(ctx, rc, *key, *rate, *dur, &seq)
 	elapsed := time.Since(t0)
-	time.Sleep(300 * time.Millisecond) // the last deliveries
+	// The last deliveries: until every timed client has every member, or
+	// nothing has come for a second.
+	want := int64(seq-n0) * int64(min(*timed, *subs))
+	for last, idle := r.samples.Load(), 0; r.samples.Load() < want && idle < 20; idle++ {
+		time.Sleep(50 * time.Millisecond)
+		if n := r.samples.Load(); n != last {
+			last, idle = n, 0
+		}
+	}
 	r.measuring.Store(false)
 	cpu := procCPU(*pid) - cpu0
 	d := r.delivered.Load() - d0
@@ -112,8 +124,11 @@ func main() {
 		return lats[min(len(lats)-1, int(p*float64(len(lats))))]
 	}
 	achieved := float64(seq-n0) / elapsed.Seconds()
-	line := fmt.Sprintf("%s rate=%d achieved=%.0f/s subs=%d samples=%d p50=%s p99=%s max=%s messages=%d updates=%d",
-		*label, *rate, achieved, *subs, len(lats), ms(pct(0.5)), ms(pct(0.99)), ms(pct(1)), d, r.updates.Load())
+	// seen: the share of (write, timed client) pairs that arrived. A
+	// member that entered and left the window between two messages is
+	// never shown: the window is the newest N.
+	line := fmt.Sprintf("%s rate=%d achieved=%.0f/s subs=%d timed=%d samples=%d seen=%.1f%% p50=%s p99=%s max=%s messages=%d updates=%d",
+		*label, *rate, achieved, *subs, min(*timed, *subs), len(lats), 100*float64(len(lats))/float64(max(want, 1)), ms(pct(0.5)), ms(pct(0.99)), ms(pct(1)), d, r.updates.Load())
 	if *pid > 0 {
 		line += fmt.Sprintf(" server_cpu=%s cpu_per_1000=%s server_rss=%.1fMiB", ms(cpu), ms(cpu*1000/time.Duration(max(d, 1))), float64(rss)/(1<<20))
 	}
@@ -124,6 +139,8 @@ func main() {
 type run struct {
 	measuring atomic.Bool
 	delivered atomic.Int64 // dUpdates messages read while measuring
+	samples   atomic.Int64 // members timed while measuring
+	from      atomic.Int64 // the last write before measuring
 	updates   atomic.Int64 // fresh updates after the first (a slow viewer's reset)
 	mu        sync.Mutex
 	lats      []time.Duration
@@ -131,7 +148,7 @@ type run struct {
 
 // client reads one SSE stream until ctx ends and times every member of
 // every dUpdates. It reports on ready once the first updates arrived.
-func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error) {
+func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error, timed bool) {
 	body, err := open(ctx, u)
 	if err != nil {
 		ready <- err
@@ -142,8 +159,17 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error) {
 	first := true
 	var event []byte
 	var mine []time.Duration
+	var long []byte // a line longer than br's buffer
 	for {
 		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long[:0], line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
 		if err != nil {
 			if first {
 				ready <- fmt.Errorf("stream ended before its first message: %v", err)
@@ -170,6 +196,9 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error) {
 			continue
 		}
 		r.delivered.Add(1)
+		if !timed {
+			continue
+		}
 		now := time.Now().UnixNano()
 		mine = mine[:0]
 		for rest := line; ; {
@@ -183,7 +212,8 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error) {
 				break
 			}
 			if c := bytes.IndexByte(rest[:k], ':'); c >= 0 {
-				if ns, err := strconv.ParseInt(string(rest[c+1:k]), 10, 64); err == nil && ns > 0 {
+				seq, _ := strconv.ParseInt(string(rest[:c]), 10, 64)
+				if ns, err := strconv.ParseInt(string(rest[c+1:k]), 10, 64); err == nil && ns > 0 && seq > r.from.Load() {
 					mine = append(mine, time.Duration(now-ns))
 				}
 			}
@@ -192,6 +222,7 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error) {
 		r.mu.Lock()
 		r.lats = append(r.lats, mine...)
 		r.mu.Unlock()
+		r.samples.Add(int64(len(mine)))
 	}
 }
 
