@@ -104,7 +104,8 @@ func (o *publishOptions) sink(ctx context.Context, stderr io.Writer, log *slog.L
 		return s, func() {}, nil
 	}
 	nc, err := nats.Connect(o.natsURL, nats.Name("redtap publish"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true))
+		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true),
+		nats.ReconnectBufSize(-1)) // while disconnected, the sink retries (and blocks) instead of buffering
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,125 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redtap/redtap/internal/testkit/oracle"
+	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/publish"
+	"github.com/redtap/redtap/publish/jetstream"
+	"github.com/redtap/redtap/publish/jetstream/jetstreamtest"
+	"github.com/redtap/redtap/replica"
+)
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func connect(t *testing.T, url string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(50 * time.Millisecond), nats.RetryOnFailedConnect(true)}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// consumeInBackground replays the stream into target until the returned
+// stop is called.
+func consumeInBackground(t *testing.T, ctx context.Context, url, stream string, r *jetstreamtest.Replayer) (stop func() error) {
+	nc := connect(t, url)
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- jetstream.Consume(cctx, nc, jetstream.ConsumeConfig{Stream: stream, Durable: "replay"}, r.Apply)
+	}()
+	return func() error {
+		cancel()
+		err := <-done
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+}
+
+// TestPublishReplayNATSRestart publishes a snapshot and a random workload
+// from a real redis-server through the in-process publisher while the NATS
+// server restarts once; a consumer replays the stream into an empty server,
+// which ends equal to the master, and no message id arrives twice.
+func TestPublishReplayNATSRestart(t *testing.T) {
+	ctx := testCtx(t)
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-backlog-size", "64mb", "--repl-diskless-sync-delay", "0"}})
+	target := redistest.Start(t, redistest.Options{})
+	ns := jetstreamtest.Start(t, "", nil)
+	w := &oracle.Workload{Seed: 7, BigElems: 200, Swaps: true}
+	defer w.Close()
+	require.NoError(t, w.Preload(ctx, m.Client()))
+
+	// Without a reconnect buffer, publishing while the server is away
+	// fails at once, and the sink's retries are what carries the stream over.
+	nc := connect(t, ns.URL(), nats.ReconnectBufSize(-1))
+	created, err := jetstream.EnsureStream(ctx, nc, jetstream.StreamConfig{Name: "REDTAP"})
+	require.NoError(t, err)
+	require.True(t, created)
+	sink, err := jetstream.NewSink(ctx, nc, jetstream.Config{Stream: "REDTAP", MaxPending: 256, AckTimeout: time.Second})
+	require.NoError(t, err)
+	defer sink.Close()
+	r, err := replica.Dial(ctx, replica.Config{Addr: m.Addr, ManualCommit: true})
+	require.NoError(t, err)
+	defer r.Close()
+	p, err := publish.New(r, sink, publish.Config{})
+	require.NoError(t, err)
+	defer p.Close()
+	runCtx, stopRun := context.WithCancel(ctx)
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(runCtx) }()
+
+	rep, err := jetstreamtest.NewReplayer(ctx, target.Addr)
+	require.NoError(t, err)
+	stopConsume := consumeInBackground(t, ctx, ns.URL(), "REDTAP", rep)
+
+	require.NoError(t, w.Run(ctx, m.Client(), 300))
+	redistest.WaitFor(t, time.Minute, "messages acknowledged", func() bool { return p.Stats().Acked > 100 })
+	ns.Shutdown()
+	require.NoError(t, w.Run(ctx, m.Client(), 300)) // the publisher waits and retries meanwhile
+	ns.Restart()
+	require.NoError(t, w.Run(ctx, m.Client(), 200))
+	require.NoError(t, w.Settle(ctx, m.Client()))
+	fence, err := w.Fence(ctx, m.Client())
+	require.NoError(t, err)
+	redistest.WaitFor(t, time.Minute, "the fence replayed", func() bool { return rep.Fence() == fence })
+
+	stopRun()
+	require.ErrorIs(t, <-runErr, context.Canceled)
+	require.NoError(t, p.Drain(ctx))
+	require.NoError(t, stopConsume())
+	errs, err := rep.Close(ctx)
+	require.NoError(t, err)
+	require.Empty(t, errs)
+	require.Empty(t, rep.Duplicates())
+	require.Positive(t, sink.Stats().Retries, "the NATS restart went unnoticed")
+	require.Equal(t, p.Stats().Messages, p.Stats().Acked)
+	copyFunctions(t, ctx, m, target)
+	diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, w.DBs)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+	t.Logf("%d messages, %d retries, %d duplicates dropped", rep.Messages(), sink.Stats().Retries, sink.Stats().Duplicates)
+}
+
+// copyFunctions copies the master's function libraries to the target:
+// FUNCTION LOAD has no key, so it is no monitor event, and not published.
+func copyFunctions(t *testing.T, ctx context.Context, m, target *redistest.Server) {
+	t.Helper()
+	dump, err := m.Client().Do(ctx, "FUNCTION", "DUMP").Text()
+	require.NoError(t, err)
+	require.NoError(t, target.Client().Do(ctx, "FUNCTION", "RESTORE", dump, "REPLACE").Err())
+}
