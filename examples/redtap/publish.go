@@ -199,6 +199,11 @@ func runPublish(ctx context.Context, args []string, _ io.Reader, _, stderr io.Wr
 		code = fail(err)
 	}
 	st := p.Stats()
-	fmt.Fprintf(stderr, "redtap: publish %s: %d messages, %d acknowledged, position %v\n", o.addr, st.Messages, st.Acked, st.Committed)
+	msg := fmt.Sprintf("redtap: publish %s: %d messages, %d acknowledged, position %v", o.addr, st.Messages, st.Acked, st.Committed)
+	if js, ok := sink.(*jetstream.Sink); ok {
+		ss := js.Stats()
+		msg += fmt.Sprintf("; %d skipped as stored, %d duplicates dropped by the stream, %d retries", ss.Skipped, ss.Duplicates, ss.Retries)
+	}
+	fmt.Fprintln(stderr, msg)
 	return code
 }

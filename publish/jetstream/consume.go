@@ -48,10 +48,16 @@ func EnsureStream(ctx context.Context, nc *nats.Conn, cfg StreamConfig) (created
 	if err != nil {
 		return false, &Error{Op: "connect", Stream: cfg.Name, Err: err}
 	}
-	if _, err := js.Stream(ctx, cfg.Name); err == nil {
+	err = retry(ctx, 50*time.Millisecond, 5*time.Second, nil, func() error {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := js.Stream(sctx, cfg.Name)
+		return apiErrOrNil(cfg.Name, "stream info", err)
+	})
+	if err == nil {
 		return false, nil
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return false, apiErr(cfg.Name, "stream info", err)
+		return false, err
 	}
 	sc := jetstream.StreamConfig{
 		Name:       cfg.Name,
@@ -70,6 +76,13 @@ func EnsureStream(ctx context.Context, nc *nats.Conn, cfg StreamConfig) (created
 		return false, apiErr(cfg.Name, "create stream", err)
 	}
 	return true, nil
+}
+
+func apiErrOrNil(stream, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return apiErr(stream, op, err)
 }
 
 func apiErr(stream, op string, err error) error {
@@ -142,7 +155,7 @@ func Consume(ctx context.Context, nc *nats.Conn, cfg ConsumeConfig, f func(*Mess
 		return apiErr(cfg.Stream, "reset consumer", err)
 	}
 	var last jetstream.Msg
-	var lastSeq uint64
+	var lastSeq, resetFor uint64
 	ack := func(final bool) error {
 		if last == nil {
 			return nil
@@ -173,12 +186,24 @@ func Consume(ctx context.Context, nc *nats.Conn, cfg ConsumeConfig, f func(*Mess
 			}
 			continue
 		}
+		gap := false
 		for jm := range batch.Messages() {
+			if gap {
+				continue // drained: delivered again after the reset
+			}
 			md, err := jm.Metadata()
 			if err != nil {
 				return &Error{Op: "consume", Stream: cfg.Stream, Err: err}
 			}
-			if md.Sequence.Stream <= lastSeq { // redelivered: done already
+			seq := md.Sequence.Stream
+			if seq <= lastSeq { // redelivered: done already
+				continue
+			}
+			if lastSeq > 0 && seq > lastSeq+1 && resetFor != lastSeq {
+				// A delivery went missing (a pull request lost while the
+				// server restarted: the server redelivers it only after
+				// AckWait). Start again after the last message handled.
+				gap = true
 				continue
 			}
 			m, err := parseMessage(jm.Subject(), jm.Headers(), jm.Data())
@@ -186,12 +211,22 @@ func Consume(ctx context.Context, nc *nats.Conn, cfg ConsumeConfig, f func(*Mess
 				ack(true) //nolint:errcheck
 				return &Error{Op: "consume", Stream: cfg.Stream, Subject: jm.Subject(), Err: err}
 			}
-			m.Seq = md.Sequence.Stream
+			m.Seq = seq
 			if err := f(m); err != nil {
 				ack(true) //nolint:errcheck
 				return err
 			}
 			last, lastSeq = jm, m.Seq
+		}
+		if gap {
+			if err := ack(true); err != nil {
+				continue // try again
+			}
+			if _, err := st.ResetConsumer(ctx, cfg.Durable); err != nil {
+				continue
+			}
+			resetFor = lastSeq // a gap found again right after is real (deleted messages)
+			continue
 		}
 		if err := ack(false); err != nil && ctx.Err() == nil {
 			continue // the next acknowledgement covers it (AckAll)

@@ -139,6 +139,7 @@ type Sink struct {
 	acked   atomic.Uint64
 	retries atomic.Uint64
 	dups    atomic.Uint64
+	skipped atomic.Uint64
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -169,7 +170,13 @@ func NewSink(ctx context.Context, nc *nats.Conn, cfg Config) (*Sink, error) {
 		return nil, &Error{Op: "connect", Stream: cfg.Stream, Err: err}
 	}
 	s := &Sink{nc: nc, js: js, cfg: cfg, changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
-	last, err := s.lastMsgID(ctx)
+	var last string
+	err = retry(ctx, cfg.MinBackoff, cfg.MaxBackoff, cfg.Logger, func() error {
+		actx, cancel := context.WithTimeout(ctx, cfg.AckTimeout)
+		defer cancel()
+		last, err = s.lastMsgID(actx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +186,30 @@ func NewSink(ctx context.Context, nc *nats.Conn, cfg Config) (*Sink, error) {
 	}
 	go s.acker()
 	return s, nil
+}
+
+// retry calls f until it succeeds, fails for good (a missing stream, a
+// permission error) or ctx ends, waiting between the calls: the server may
+// be restarting or unreachable for a while.
+func retry(ctx context.Context, minWait, maxWait time.Duration, log *slog.Logger, f func() error) error {
+	wait := minWait
+	for {
+		err := f()
+		if err == nil || errors.Is(err, ErrPermission) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			return err
+		}
+		if log != nil {
+			log.Warn("jetstream: server unavailable, retrying", "err", err, "wait", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, maxWait)
+	}
 }
 
 // lastMsgID returns the Nats-Msg-Id of the stream's last message, "" when
@@ -240,6 +271,7 @@ func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 	}
 	if s.haveStored && storedAlready(s.stored, m) {
 		e.done = true
+		s.skipped.Add(1)
 		s.q = append(s.q, e)
 		s.broadcast()
 		return nil
@@ -476,9 +508,11 @@ func (s *Sink) Flush(ctx context.Context) error {
 // Stats are a sink's counters.
 type Stats struct {
 	// Pending counts the messages sent and not acknowledged; Retries the
-	// recoveries; Duplicates the messages the stream had already stored.
-	Pending             int
-	Retries, Duplicates uint64
+	// recoveries; Duplicates the messages the stream had already stored
+	// (dropped by its duplicate window); Skipped those not published again
+	// because the stream's last message at start showed them as stored.
+	Pending                      int
+	Retries, Duplicates, Skipped uint64
 }
 
 // Stats returns the sink's counters.
@@ -486,7 +520,7 @@ func (s *Sink) Stats() Stats {
 	s.mu.Lock()
 	n := len(s.q)
 	s.mu.Unlock()
-	return Stats{Pending: n, Retries: s.retries.Load(), Duplicates: s.dups.Load()}
+	return Stats{Pending: n, Retries: s.retries.Load(), Duplicates: s.dups.Load(), Skipped: s.skipped.Load()}
 }
 
 // Close stops the sink without waiting for acknowledgements (see Flush); a

@@ -27,6 +27,7 @@ type Replayer struct {
 	lastCmd  publish.ID // replid and command offset of the last command replayed
 	fence    []byte
 	messages int
+	resets   int
 }
 
 // NewReplayer connects to the target at addr.
@@ -54,6 +55,7 @@ func (r *Replayer) Apply(m *jetstream.Message) error {
 	switch m.Kind {
 	case monitor.KindReset:
 		r.a.Reset()
+		r.resets++
 		r.lastCmd = publish.ID{}
 	case monitor.KindSnapshotKey:
 		return r.a.Record(rec.Entry)
@@ -83,6 +85,13 @@ func (r *Replayer) Duplicates() []publish.ID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]publish.ID(nil), r.dups...)
+}
+
+// Resets counts the reset markers applied.
+func (r *Replayer) Resets() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.resets
 }
 
 // Messages counts the messages applied.
