@@ -195,4 +195,3 @@ func copyFunctions(t *testing.T, ctx context.Context, m, target *redistest.Serve
 	require.NoError(t, err)
 	require.NoError(t, target.Client().Do(ctx, "FUNCTION", "RESTORE", dump, "REPLACE").Err())
 }
-
