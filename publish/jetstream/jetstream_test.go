@@ -3,15 +3,20 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"io"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/redtap/redtap/internal/testkit/oracle"
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/monitor"
 	"github.com/redtap/redtap/publish"
 	"github.com/redtap/redtap/publish/jetstream"
 	"github.com/redtap/redtap/publish/jetstream/jetstreamtest"
@@ -122,4 +127,125 @@ func copyFunctions(t *testing.T, ctx context.Context, m, target *redistest.Serve
 	dump, err := m.Client().Do(ctx, "FUNCTION", "DUMP").Text()
 	require.NoError(t, err)
 	require.NoError(t, target.Client().Do(ctx, "FUNCTION", "RESTORE", dump, "REPLACE").Err())
+}
+
+const replid = "0123456789abcdef0123456789abcdef01234567"
+
+// eventSource delivers a full sync, an empty snapshot and n SETs, then
+// io.EOF.
+type eventSource struct {
+	evs []replica.Event
+}
+
+func newEventSource(n int) *eventSource {
+	s := &eventSource{evs: []replica.Event{
+		&replica.Sync{Mode: replica.SyncFull, ReplID: replid, Offset: 10},
+		&replica.SnapshotDone{Offset: 10, Pos: replica.Position{ReplID: replid, Offset: 10}},
+	}}
+	for i := range n {
+		off := int64(100 + 10*i)
+		s.evs = append(s.evs, &replica.Command{Args: [][]byte{[]byte("SET"), []byte("k" + strconv.Itoa(i)), []byte("v")}, Offset: off, Pos: replica.Position{ReplID: replid, Offset: off}})
+	}
+	return s
+}
+
+func (s *eventSource) Next(context.Context) (replica.Event, error) {
+	if len(s.evs) == 0 {
+		return nil, io.EOF
+	}
+	ev := s.evs[0]
+	s.evs = s.evs[1:]
+	return ev, nil
+}
+
+// publishAll publishes src's events to stream through nc and waits for
+// their acknowledgements.
+func publishAll(t *testing.T, ctx context.Context, nc *nats.Conn, stream string, src monitor.Source, cfg jetstream.Config) (*jetstream.Sink, error) {
+	t.Helper()
+	cfg.Stream = stream
+	sink, err := jetstream.NewSink(ctx, nc, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { sink.Close() })
+	p, err := publish.New(src, sink, publish.Config{})
+	require.NoError(t, err)
+	defer p.Close()
+	if err := p.Run(ctx); !errors.Is(err, io.EOF) {
+		return sink, err
+	}
+	return sink, p.Drain(ctx)
+}
+
+func streamMsgs(t *testing.T, ctx context.Context, nc *nats.Conn, name string) uint64 {
+	t.Helper()
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	st, err := js.Stream(ctx, name)
+	require.NoError(t, err)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	return info.State.Msgs
+}
+
+// TestRepublish: the same events published again are not stored twice:
+// skipped when the stream's last message shows them stored, dropped by the
+// duplicate window when it does not (a foreign message came last).
+func TestRepublish(t *testing.T) {
+	ctx := testCtx(t)
+	ns := jetstreamtest.Start(t, "", nil)
+	nc := connect(t, ns.URL())
+	_, err := jetstream.EnsureStream(ctx, nc, jetstream.StreamConfig{Name: "S", Memory: true})
+	require.NoError(t, err)
+	_, err = publishAll(t, ctx, nc, "S", newEventSource(20), jetstream.Config{})
+	require.NoError(t, err)
+	require.EqualValues(t, 22, streamMsgs(t, ctx, nc, "S")) // reset, snapshot end, 20 SETs
+
+	sink, err := publishAll(t, ctx, nc, "S", newEventSource(25), jetstream.Config{})
+	require.NoError(t, err)
+	require.EqualValues(t, 27, streamMsgs(t, ctx, nc, "S"))
+	require.EqualValues(t, 22, sink.Stats().Skipped)
+
+	require.NoError(t, nc.Publish("redtap.foreign", []byte("x"))) // no message id
+	require.NoError(t, nc.Flush())
+	redistest.WaitFor(t, 10*time.Second, "the foreign message", func() bool { return streamMsgs(t, ctx, nc, "S") == 28 })
+	sink, err = publishAll(t, ctx, nc, "S", newEventSource(26), jetstream.Config{})
+	require.NoError(t, err)
+	require.EqualValues(t, 29, streamMsgs(t, ctx, nc, "S"))
+	require.EqualValues(t, 27, sink.Stats().Duplicates)
+}
+
+// TestStreamLimit: a stream that refuses messages (MaxMsgs with DiscardNew)
+// stops the publisher with ErrLimit.
+func TestStreamLimit(t *testing.T) {
+	ctx := testCtx(t)
+	ns := jetstreamtest.Start(t, "", nil)
+	nc := connect(t, ns.URL())
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	_, err = js.CreateStream(ctx, natsjs.StreamConfig{Name: "S", Subjects: []string{"redtap.>"}, MaxMsgs: 5, Discard: natsjs.DiscardNew, Storage: natsjs.MemoryStorage})
+	require.NoError(t, err)
+	_, err = publishAll(t, ctx, nc, "S", newEventSource(20), jetstream.Config{})
+	require.ErrorIs(t, err, jetstream.ErrLimit)
+	var e *jetstream.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, "S", e.Stream)
+	t.Log(err)
+}
+
+// TestPermission: a user who may not publish to the subjects stops the
+// publisher with ErrPermission.
+func TestPermission(t *testing.T) {
+	ctx := testCtx(t)
+	ns := jetstreamtest.Start(t, "", func(o *server.Options) {
+		o.Users = []*server.User{{Username: "u", Password: "p", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Allow: []string{"$JS.API.>", "other.>"}},
+		}}}
+	})
+	nc := connect(t, ns.URL(), nats.UserInfo("u", "p"))
+	js, err := natsjs.New(nc)
+	require.NoError(t, err)
+	_, err = js.CreateStream(ctx, natsjs.StreamConfig{Name: "S", Subjects: []string{"redtap.>"}, Storage: natsjs.MemoryStorage})
+	require.NoError(t, err)
+	_, err = publishAll(t, ctx, nc, "S", newEventSource(3), jetstream.Config{AckTimeout: 300 * time.Millisecond})
+	require.ErrorIs(t, err, jetstream.ErrPermission)
+	t.Log(err)
 }

@@ -413,6 +413,7 @@ func (s *Sink) final(e *entry, err error) error {
 	}
 	if errors.Is(err, jetstream.ErrAsyncPublishTimeout) || e.fut == nil {
 		if lerr := s.nc.LastError(); errors.Is(lerr, nats.ErrPermissionViolation) {
+			err = lerr
 			return wrap(ErrPermission)
 		}
 	}
