@@ -31,6 +31,7 @@ type publishOptions struct {
 	maxPending int
 	kafkaAddr  string
 	topic      string
+	partitions int
 	verbose    bool
 }
 
@@ -53,6 +54,7 @@ func parsePublishArgs(args []string, stderr io.Writer) (*publishOptions, error) 
 	fs.IntVar(&o.maxPending, "max-pending", 0, "messages published and not yet acknowledged, at most (default 4096 for JetStream, 10000 for Kafka)")
 	fs.StringVar(&o.kafkaAddr, "kafka", "", "Kafka seed broker `HOST:PORT` (instead of --nats)")
 	fs.StringVar(&o.topic, "topic", "", "Kafka `TOPIC` (with --kafka); the record key is the Redis key")
+	fs.IntVar(&o.partitions, "partitions", 1, "partitions of a Kafka topic created here (a key's events stay in one)")
 	fs.BoolVar(&o.verbose, "v", false, "log retries and resynchronisations on stderr")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap publish --addr HOST:PORT (--nats URL --stream NAME | --kafka HOST:PORT --topic T) [flags]\n\n"+
@@ -87,6 +89,8 @@ func parsePublishArgs(args []string, stderr io.Writer) (*publishOptions, error) 
 		return nil, usageErr(fs, "unknown --subjects %q (want key or db)", o.subjects)
 	case o.prefix == "":
 		return nil, usageErr(fs, "--subject-prefix must not be empty")
+	case o.partitions < 1:
+		return nil, usageErr(fs, "--partitions %d: want at least 1", o.partitions)
 	case o.maxPending < 0:
 		return nil, usageErr(fs, "--max-pending %d: want at least 1", o.maxPending)
 	}
@@ -97,6 +101,13 @@ func parsePublishArgs(args []string, stderr io.Writer) (*publishOptions, error) 
 // connection after the sink.
 func (o *publishOptions) sink(ctx context.Context, stderr io.Writer, log *slog.Logger) (publish.Sink, func(), error) {
 	if o.kafkaAddr != "" {
+		created, err := kafka.EnsureTopic(ctx, []string{o.kafkaAddr}, o.topic, int32(o.partitions))
+		if err != nil {
+			return nil, nil, err
+		}
+		if created {
+			fmt.Fprintf(stderr, "redtap: publish: created topic %s (%d partitions)\n", o.topic, o.partitions)
+		}
 		s, err := kafka.NewSink(ctx, kafka.Config{Brokers: []string{o.kafkaAddr}, Topic: o.topic, MaxPending: o.maxPending, Logger: log})
 		if err != nil {
 			return nil, nil, err
