@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -15,10 +16,13 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/redtap/redtap/internal/testkit/oracle"
 	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/internal/testkit/syncbuf"
+	"github.com/redtap/redtap/jsonl"
 	"github.com/redtap/redtap/publish"
 	"github.com/redtap/redtap/publish/jetstream"
 	"github.com/redtap/redtap/publish/jetstream/jetstreamtest"
@@ -194,4 +198,66 @@ func copyFunctions(t *testing.T, ctx context.Context, m, target *redistest.Serve
 	dump, err := m.Client().Do(ctx, "FUNCTION", "DUMP").Text()
 	require.NoError(t, err)
 	require.NoError(t, target.Client().Do(ctx, "FUNCTION", "RESTORE", dump, "REPLACE").Err())
+}
+
+func TestPublishUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--addr", "h:1"},
+		{"--addr", "h:1", "--nats", "nats://h:2"},
+		{"--addr", "h:1", "--kafka", "h:3"},
+		{"--addr", "h:1", "--nats", "nats://h:2", "--stream", "S", "--kafka", "h:3", "--topic", "t"},
+		{"--addr", "h:1", "--nats", "nats://h:2", "--stream", "S", "--subjects", "x"},
+		{"--addr", "h:1", "--nats", "nats://h:2", "--stream", "S", "--subject-prefix", ""},
+		{"--addr", "h:1", "--kafka", "h:3", "--topic", "t", "--partitions", "0"},
+		{"--addr", "h:1", "--nats", "nats://h:2", "--stream", "S", "extra"},
+	} {
+		var stderr syncbuf.Buffer
+		code := run(context.Background(), append([]string{"publish"}, args...), nil, io.Discard, &stderr)
+		require.Equal(t, exitUsage, code, "%q: %s", args, stderr.String())
+	}
+}
+
+// TestPublishKafka runs `redtap publish --kafka` in process against kfake (a
+// protocol fake, see package publish/kafka) and a real master: the topic is
+// created, and every write arrives as a record keyed by its Redis key.
+func TestPublishKafka(t *testing.T) {
+	ctx := tapTestCtx(t)
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-diskless-sync-delay", "0"}})
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	defer c.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	var stderr syncbuf.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(runCtx, []string{"publish", "--addr", m.Addr, "--kafka", c.ListenAddrs()[0], "--topic", "t", "--partitions", "2"}, nil, io.Discard, &stderr)
+	}()
+	for i := range 50 {
+		require.NoError(t, m.Client().Set(ctx, "k"+strconv.Itoa(i%5), i, 0).Err())
+	}
+	require.NoError(t, m.Client().Set(ctx, "fence", 1, 0).Err())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("t"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	for fenced := false; !fenced; {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "stderr:\n%s", stderr.String())
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Key == nil {
+				return
+			}
+			rec, err := jsonl.Decode(r.Value)
+			require.NoError(t, err)
+			if rec.Kind == "cmd" {
+				require.Equal(t, r.Key, rec.Args[1])
+			} else {
+				require.Equal(t, r.Key, rec.Entry.Key)
+			}
+			fenced = fenced || string(r.Key) == "fence"
+		})
+	}
+	stop()
+	require.Equal(t, exitOK, <-done, "stderr:\n%s", stderr.String())
+	require.Contains(t, stderr.String(), "created topic t (2 partitions)")
 }
