@@ -110,7 +110,7 @@ type ConsumeConfig struct {
 	// Stream and Durable name the stream and the durable consumer whose
 	// acknowledged position is where Consume starts (both required).
 	Stream, Durable string
-	// Batch is how many messages one fetch asks for (default 256).
+	// Batch is how many messages the client pulls ahead (default 256).
 	Batch int
 }
 
@@ -169,68 +169,79 @@ func Consume(ctx context.Context, nc *nats.Conn, cfg ConsumeConfig, f func(*Mess
 		}
 		return m.Ack()
 	}
+	var it jetstream.MessagesContext
+	defer func() {
+		if it != nil {
+			it.Stop()
+		}
+	}()
+	handled := 0
 	for {
 		if ctx.Err() != nil {
 			ack(true) //nolint:errcheck // best effort: the next run starts from the floor
 			return ctx.Err()
 		}
-		batch, err := cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		if it == nil {
+			if it, err = cons.Messages(jetstream.PullMaxMessages(cfg.Batch)); err != nil {
+				it = nil
+				sleep(ctx, 200*time.Millisecond) // the server restarts or is unreachable
+				continue
+			}
+		}
+		jm, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
-			if ctx.Err() != nil {
-				continue
-			}
-			// the server restarts or is unreachable: wait and retry
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				it = nil
 			}
 			continue
 		}
-		gap := false
-		for jm := range batch.Messages() {
-			if gap {
-				continue // drained: delivered again after the reset
-			}
-			md, err := jm.Metadata()
-			if err != nil {
-				return &Error{Op: "consume", Stream: cfg.Stream, Err: err}
-			}
-			seq := md.Sequence.Stream
-			if seq <= lastSeq { // redelivered: done already
-				continue
-			}
-			if lastSeq > 0 && seq > lastSeq+1 && resetFor != lastSeq {
-				// A delivery went missing (a pull request lost while the
-				// server restarted: the server redelivers it only after
-				// AckWait). Start again after the last message handled.
-				gap = true
-				continue
-			}
-			m, err := parseMessage(jm.Subject(), jm.Headers(), jm.Data())
-			if err != nil {
-				ack(true) //nolint:errcheck
-				return &Error{Op: "consume", Stream: cfg.Stream, Subject: jm.Subject(), Err: err}
-			}
-			m.Seq = seq
-			if err := f(m); err != nil {
-				ack(true) //nolint:errcheck
-				return err
-			}
-			last, lastSeq = jm, m.Seq
+		md, err := jm.Metadata()
+		if err != nil {
+			return &Error{Op: "consume", Stream: cfg.Stream, Err: err}
 		}
-		if gap {
-			if err := ack(true); err != nil {
-				continue // try again
-			}
-			if _, err := st.ResetConsumer(ctx, cfg.Durable); err != nil {
-				continue
-			}
-			resetFor = lastSeq // a gap found again right after is real (deleted messages)
+		seq := md.Sequence.Stream
+		if seq <= lastSeq { // redelivered: done already
 			continue
 		}
-		if err := ack(false); err != nil && ctx.Err() == nil {
-			continue // the next acknowledgement covers it (AckAll)
+		if lastSeq > 0 && seq > lastSeq+1 && resetFor != lastSeq {
+			// A delivery went missing (a pull request lost while the server
+			// restarted: the server redelivers it only after AckWait).
+			// Start again after the last message handled; a gap found again
+			// right after is real (deleted messages).
+			it.Stop()
+			it = nil
+			if ack(true) == nil {
+				if _, err := st.ResetConsumer(ctx, cfg.Durable); err == nil {
+					resetFor = lastSeq
+				}
+			}
+			continue
 		}
+		m, err := parseMessage(jm.Subject(), jm.Headers(), jm.Data())
+		if err != nil {
+			ack(true) //nolint:errcheck
+			return &Error{Op: "consume", Stream: cfg.Stream, Subject: jm.Subject(), Err: err}
+		}
+		m.Seq = seq
+		if err := f(m); err != nil {
+			ack(true) //nolint:errcheck
+			return err
+		}
+		last, lastSeq = jm, seq
+		// Acknowledge (everything up to here: AckAll) when caught up, and
+		// every 100 messages.
+		if handled++; md.NumPending == 0 || handled%100 == 0 {
+			ack(false) //nolint:errcheck // the next one covers it
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
