@@ -115,6 +115,8 @@ type Sink struct {
 
 	acked     atomic.Uint64
 	closeOnce sync.Once
+	life      context.Context // the records' context: cancelled by Close only
+	cancel    context.CancelFunc
 }
 
 // NewSink connects to the brokers, learns the topic's partitions and reads
@@ -130,7 +132,7 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.MaxBufferedRecords(cfg.MaxPending + 1024),
+		kgo.MaxBufferedRecords(2 * cfg.MaxPending), // the window bounds messages; markers go to every partition
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 	}, cfg.Opts...)
 	if cfg.Logger != nil {
@@ -141,6 +143,7 @@ func NewSink(ctx context.Context, cfg Config) (*Sink, error) {
 		return nil, &Error{Op: "connect", Topic: cfg.Topic, Err: err}
 	}
 	s := &Sink{cl: cl, cfg: cfg, changed: make(chan struct{}), pending: map[uint64]int{}, last: map[int32]publish.ID{}}
+	s.life, s.cancel = context.WithCancel(context.Background())
 	if err := s.readLast(ctx); err != nil {
 		cl.Close()
 		return nil, err
@@ -305,8 +308,10 @@ func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 		if last, ok := s.last[p]; ok && storedAlready(last, m) {
 			continue
 		}
-		r := &kgo.Record{Key: key, Value: value, Headers: hdrs, Partition: p}
-		s.cl.Produce(ctx, r, func(r *kgo.Record, err error) { s.done(seq, id, r.Partition, err) })
+		// Not ctx: franz-go fails a buffered record whose context ends, and
+		// a record sent must be stored even when the caller stops sending.
+		r := &kgo.Record{Key: key, Value: value, Headers: hdrs, Partition: p, Context: s.life}
+		s.cl.Produce(s.life, r, func(r *kgo.Record, err error) { s.done(seq, id, r.Partition, err) })
 	}
 	return nil
 }
@@ -401,6 +406,7 @@ func (s *Sink) Close() error {
 		s.closed = true
 		s.broadcast()
 		s.mu.Unlock()
+		s.cancel()
 		s.cl.Close()
 	})
 	return nil
