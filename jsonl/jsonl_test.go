@@ -25,7 +25,9 @@ func TestAppendScore(t *testing.T) {
 }
 
 // FuzzJSONString: every byte string becomes valid JSON that decodes back
-// to the same bytes (a string when it is UTF-8, base64 otherwise).
+// to the same bytes (a string when it is UTF-8, base64 otherwise), also
+// through Decode as a command's argument and a key's value; Decode of the
+// bytes themselves never panics.
 func FuzzJSONString(f *testing.F) {
 	for _, s := range []string{"", "plain", "quote\"back\\slash", "\x00\x1f\x7f", "é✓😀", "\xff\xfe", "\xed\xa0\x80", "\u2028"} {
 		f.Add([]byte(s))
@@ -39,6 +41,17 @@ func FuzzJSONString(f *testing.F) {
 		require.Equal(t, string(s), got)
 		_, isStr := v.(string)
 		require.Equal(t, utf8.Valid(s), isStr)
+
+		var enc Encoder
+		args := [][]byte{[]byte("SET"), s, s}
+		r, err := Decode(enc.AppendCommand(nil, 1, 2, args))
+		require.NoError(t, err)
+		require.Equal(t, args, r.Args)
+		r, err = Decode(enc.AppendKey(nil, &rdb.Entry{Key: s, Type: rdb.TypeList, Expire: -1, Elems: [][]byte{s}, Last: true}))
+		require.NoError(t, err)
+		require.Equal(t, s, r.Entry.Key)
+		require.Equal(t, [][]byte{s}, r.Entry.Elems)
+		Decode(s) //nolint:errcheck // must not panic
 	})
 }
 

@@ -215,7 +215,8 @@ func TestToken(t *testing.T) {
 }
 
 // FuzzToken: every key becomes one valid subject token that gives the key
-// back, and ParseToken never panics.
+// back, and ParseToken never panics; nor does ParseID, whose result prints
+// back as its input.
 func FuzzToken(f *testing.F) {
 	for _, s := range []string{"", "k", "a.b", "*", ">", "%", "%41", "é", "\x00"} {
 		f.Add([]byte(s))
@@ -229,6 +230,11 @@ func FuzzToken(f *testing.F) {
 		require.Equal(t, key, got)
 		if k, err := ParseToken(string(key)); err == nil {
 			require.Equal(t, string(key), string(AppendToken(nil, k)))
+		}
+		if id, err := ParseID(string(key)); err == nil {
+			back, err := ParseID(id.String())
+			require.NoError(t, err)
+			require.Equal(t, id, back)
 		}
 	})
 }
