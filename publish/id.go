@@ -22,7 +22,10 @@ import (
 // Index 0; its snapshot keys the same offset and an Index derived from the
 // key's database, name and chunk number (so that the id does not depend on
 // the order in which a snapshot lists the keys); the end of the snapshot
-// Index [IndexSnapshotDone].
+// Index [IndexSnapshotDone]. The hash has 64 bits: two keys of one snapshot
+// whose hashes collide (for n keys, a probability of about n²/2⁶⁵, 3·10⁻⁶
+// for ten million keys) would share an id, and a broker deduplicating on it
+// would keep only the first.
 type ID struct {
 	ReplID string
 	Offset int64

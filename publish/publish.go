@@ -45,11 +45,12 @@
 // far the broker has stored everything ([Sink.Acked]). The publisher commits
 // to the source (Subscriber.Commit, hence Replica.Commit with
 // Config.ManualCommit) only the positions of batches whose messages are all
-// stored. After a crash the source resumes from its checkpoint, which is at
-// most a few batches behind what the broker holds; the republished tail has
-// the same ids and the broker drops it (JetStream's duplicate window, and
-// the JetStream sink also skips what the stream's last message says it
-// already holds).
+// stored. After a crash the source resumes from its checkpoint, which lags
+// behind what the broker holds by what was acknowledged since the replica's
+// last save (its Config.CheckpointInterval); the republished tail has the
+// same ids and is not stored twice (the JetStream sink skips what the
+// stream's last message shows as stored, and JetStream's duplicate window
+// drops the rest).
 //
 // A full resynchronisation is published as a reset marker, then the new
 // snapshot's keys, then its end: a consumer drops its state at the marker.
