@@ -33,6 +33,10 @@
 // replication history up to it are not published again even past the
 // duplicate window (snapshot keys excepted, see publish.ID).
 //
+// A master that refuses PSYNC (replication without ids, before Redis 2.8)
+// counts offsets from 0 in every session: its messages get no message id
+// and no deduplication, so a restart publishes its whole new snapshot.
+//
 // The stream must be written by this publisher alone (the chain names the
 // stream's last message); give each tap its own stream, or its own
 // subject prefix in a stream of its own. [EnsureStream] creates one.
@@ -279,7 +283,13 @@ func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 	s.haveStored = false
 	e.msg = &nats.Msg{Subject: string(m.Subject), Data: append([]byte(nil), m.Body...), Header: nats.Header{}}
 	m.AppendHeaders(func(name string, v []byte) { e.msg.Header[name] = []string{string(v)} })
-	e.msg.Header[jetstream.MsgIDHeader] = []string{e.id}
+	if m.ID.ReplID != "" {
+		e.msg.Header[jetstream.MsgIDHeader] = []string{e.id}
+	} else {
+		// A master without PSYNC (SYNC): offsets start from 0 in every
+		// session, so ids repeat and must not be deduplicated on.
+		e.id = ""
+	}
 	s.q = append(s.q, e)
 	if len(s.q) == 1 || s.q[len(s.q)-2].fut != nil || s.q[len(s.q)-2].done {
 		s.publishLocked(e)
