@@ -249,3 +249,63 @@ func TestPermission(t *testing.T) {
 	require.ErrorIs(t, err, jetstream.ErrPermission)
 	t.Log(err)
 }
+
+// TestPublishFullResync: a publisher that resumes from a position the
+// master's backlog no longer holds gets a full resynchronisation, and
+// publishes a reset marker and the new snapshot; the consumer, which
+// dropped its state at the marker, ends equal to the master.
+func TestPublishFullResync(t *testing.T) {
+	ctx := testCtx(t)
+	m := redistest.Start(t, redistest.Options{Args: []string{"--repl-backlog-size", "16kb", "--repl-diskless-sync-delay", "0"}})
+	target := redistest.Start(t, redistest.Options{})
+	ns := jetstreamtest.Start(t, "", nil)
+	nc := connect(t, ns.URL())
+	_, err := jetstream.EnsureStream(ctx, nc, jetstream.StreamConfig{Name: "REDTAP"})
+	require.NoError(t, err)
+	w := &oracle.Workload{Seed: 3, BigElems: -1}
+	defer w.Close()
+	require.NoError(t, w.Preload(ctx, m.Client()))
+	rep, err := jetstreamtest.NewReplayer(ctx, target.Addr)
+	require.NoError(t, err)
+	stopConsume := consumeInBackground(t, ctx, ns.URL(), "REDTAP", rep)
+
+	// run publishes from start until the fence written after ops is
+	// replayed, and returns the position committed.
+	run := func(start replica.Position, ops int) replica.Position {
+		sink, err := jetstream.NewSink(ctx, nc, jetstream.Config{Stream: "REDTAP"})
+		require.NoError(t, err)
+		defer sink.Close()
+		r, err := replica.Dial(ctx, replica.Config{Addr: m.Addr, Start: start, ManualCommit: true})
+		require.NoError(t, err)
+		defer r.Close()
+		p, err := publish.New(r, sink, publish.Config{})
+		require.NoError(t, err)
+		defer p.Close()
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(runCtx) }()
+		require.NoError(t, w.Run(ctx, m.Client(), ops))
+		require.NoError(t, w.Settle(ctx, m.Client()))
+		fence, err := w.Fence(ctx, m.Client())
+		require.NoError(t, err)
+		redistest.WaitFor(t, time.Minute, "the fence replayed", func() bool { return rep.Fence() == fence })
+		stop()
+		require.ErrorIs(t, <-done, context.Canceled)
+		require.NoError(t, p.Drain(ctx))
+		return p.Stats().Committed
+	}
+	pos := run(replica.Position{}, 100)
+	require.NoError(t, w.Run(ctx, m.Client(), 1500)) // past the 16 kB backlog, with no publisher
+	run(pos, 100)
+
+	require.NoError(t, stopConsume())
+	errs, err := rep.Close(ctx)
+	require.NoError(t, err)
+	require.Empty(t, errs)
+	require.Empty(t, rep.Duplicates())
+	require.Equal(t, 2, rep.Resets())
+	copyFunctions(t, ctx, m, target)
+	diffs, err := oracle.Compare(ctx, &redis.Options{Addr: m.Addr}, &redis.Options{Addr: target.Addr}, w.DBs)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+}
