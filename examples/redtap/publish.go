@@ -24,6 +24,7 @@ type publishOptions struct {
 	selectFlags
 	checkpoint string
 	natsURL    string
+	natsCreds  string
 	stream     string
 	prefix     string
 	subjects   string
@@ -47,6 +48,7 @@ func parsePublishArgs(args []string, stderr io.Writer) (*publishOptions, error) 
 	o.registerSelect(fs)
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "JSON `FILE` to resume from; it only ever holds what the broker acknowledged")
 	fs.StringVar(&o.natsURL, "nats", "", "NATS server `URL` (nats://HOST:PORT) of the JetStream stream")
+	fs.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials `FILE` (user JWT and NKey seed); a user and password go into the URL (nats://user:pass@HOST:PORT)")
 	fs.StringVar(&o.stream, "stream", "", "JetStream stream `NAME` (created, with subjects PREFIX.>, when missing)")
 	fs.StringVar(&o.prefix, "subject-prefix", "redtap", "first token of every subject: `PREFIX`.<db>.<key>")
 	fs.StringVar(&o.subjects, "subjects", "key", "subject per key (PREFIX.<db>.<key>) or per db (PREFIX.<db>)")
@@ -114,9 +116,13 @@ func (o *publishOptions) sink(ctx context.Context, stderr io.Writer, log *slog.L
 		}
 		return s, func() {}, nil
 	}
-	nc, err := nats.Connect(o.natsURL, nats.Name("redtap publish"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true),
-		nats.ReconnectBufSize(-1)) // while disconnected, the sink retries (and blocks) instead of buffering
+	opts := []nats.Option{nats.Name("redtap publish"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(true),
+		nats.ReconnectBufSize(-1)} // while disconnected, the sink retries (and blocks) instead of buffering
+	if o.natsCreds != "" {
+		opts = append(opts, nats.UserCredentials(o.natsCreds))
+	}
+	nc, err := nats.Connect(o.natsURL, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
