@@ -251,6 +251,16 @@ func (s *Sink) broadcast() {
 // Send publishes m (see publish.Sink).
 func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 	e := &entry{seq: m.Seq, id: m.ID.String()}
+	// The copy, outside the lock the acker needs.
+	e.msg = &nats.Msg{Subject: string(m.Subject), Data: append([]byte(nil), m.Body...), Header: make(nats.Header, 9)}
+	m.AppendHeaders(func(name string, v []byte) { e.msg.Header[name] = []string{string(v)} })
+	if m.ID.ReplID != "" {
+		e.msg.Header[jetstream.MsgIDHeader] = []string{e.id}
+	} else {
+		// A master without PSYNC (SYNC): offsets start from 0 in every
+		// session, so ids repeat and must not be deduplicated on.
+		e.id = ""
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -274,22 +284,13 @@ func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 		s.mu.Lock()
 	}
 	if s.haveStored && storedAlready(s.stored, m) {
-		e.done = true
+		e.done, e.msg = true, nil
 		s.skipped.Add(1)
 		s.q = append(s.q, e)
 		s.broadcast()
 		return nil
 	}
 	s.haveStored = false
-	e.msg = &nats.Msg{Subject: string(m.Subject), Data: append([]byte(nil), m.Body...), Header: nats.Header{}}
-	m.AppendHeaders(func(name string, v []byte) { e.msg.Header[name] = []string{string(v)} })
-	if m.ID.ReplID != "" {
-		e.msg.Header[jetstream.MsgIDHeader] = []string{e.id}
-	} else {
-		// A master without PSYNC (SYNC): offsets start from 0 in every
-		// session, so ids repeat and must not be deduplicated on.
-		e.id = ""
-	}
 	s.q = append(s.q, e)
 	if len(s.q) == 1 || s.q[len(s.q)-2].fut != nil || s.q[len(s.q)-2].done {
 		s.publishLocked(e)
