@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -183,10 +184,18 @@ func (s *Sink) readLast(ctx context.Context) error {
 		return s.err2("read last records", err)
 	}
 	defer rd.Close()
+	// A partition whose last offset holds no record for us (a control
+	// record, a compacted one) is left without a last id after a while:
+	// nothing of it is skipped.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	for len(want) > 0 {
-		fs := rd.PollFetches(ctx)
+		fs := rd.PollFetches(pctx)
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if pctx.Err() != nil {
+			break
 		}
 		for _, fe := range fs.Errors() {
 			return s.err2("read last records", fe.Err)
