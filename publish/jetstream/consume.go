@@ -124,7 +124,9 @@ var ErrMessage = errors.New("jetstream: not a redtap message")
 // (ctx.Err()), or f's error. A restart of Consume continues after the last
 // message acknowledged: f sees every message at least once, and exactly
 // once when the acknowledgements reach the server (the last one is
-// confirmed before Consume returns).
+// confirmed before Consume returns). Consume needs a server that can reset
+// a consumer to its acknowledged floor (the JetStream consumer reset API;
+// tested with nats-server 2.15.2).
 func Consume(ctx context.Context, nc *nats.Conn, cfg ConsumeConfig, f func(*Message) error) error {
 	if cfg.Stream == "" || cfg.Durable == "" {
 		return errors.New("jetstream: Consume needs Stream and Durable")
