@@ -4,6 +4,8 @@
 //	redtap tap --addr HOST:PORT [flags]      follow a master as a replica
 //	redtap serve --addr HOST:PORT [flags]    serve keys live to browsers (SSE, WebSocket, a page)
 //	redtap watch --addr HOST:PORT [flags]    print key changes, one line each
+//	redtap publish --addr HOST:PORT --nats URL --stream NAME [flags]
+//	                                         publish key changes to JetStream (or --kafka)
 //	redtap help [command]                    show usage
 //
 // dump reads a snapshot through the streaming decoder of package rdb and
@@ -54,6 +56,7 @@ var commands = []command{
 	{"tap", "--addr HOST:PORT [flags]", "follow a master as a replica: snapshot and live writes", runTap},
 	{"serve", "--addr HOST:PORT [flags]", "serve the windows of keys live: a page, SSE at /events, WebSocket at /ws", runServe},
 	{"watch", "--addr HOST:PORT [flags]", "print every key change of a master as it happens, one line each", runWatch},
+	{"publish", "--addr HOST:PORT --nats URL", "publish every key change to NATS JetStream (or Kafka), exactly once", runPublish},
 }
 
 // Exit codes.

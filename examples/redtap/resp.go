@@ -8,6 +8,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/redtap/redtap/internal/keystate"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
@@ -45,8 +46,8 @@ import (
 type respWriter struct {
 	o   out
 	cfg writerConfig
-	k   keyState
-	pel groupPEL
+	k   keystate.Key
+	pel keystate.PEL
 	db  int // selected database, -1 before the first SELECT
 	num [40]byte
 	pay []byte // RESTORE payload scratch
@@ -170,27 +171,27 @@ func (w *respWriter) cmd(b []byte, n int, name string) []byte {
 
 // subcmd is cmd for commands with a subcommand before the key (XGROUP).
 func (w *respWriter) subcmd(b []byte, n int, name, sub string) []byte {
-	b = w.selectDB(b, w.k.db)
+	b = w.selectDB(b, w.k.DB)
 	b = redcon.AppendArray(b, n)
 	b = redcon.AppendBulkString(b, name)
 	if sub != "" {
 		b = redcon.AppendBulkString(b, sub)
 	}
-	w.k.begun = true
-	return redcon.AppendBulk(b, w.k.key)
+	w.k.Begun = true
+	return redcon.AppendBulk(b, w.k.Key)
 }
 
 func (w *respWriter) expire(b []byte) []byte {
-	if !w.k.begun || w.k.expire < 0 {
+	if !w.k.Begun || w.k.Expire < 0 {
 		return b
 	}
 	b = w.cmd(b, 3, "PEXPIREAT")
-	return w.bulkInt(b, w.k.expire)
+	return w.bulkInt(b, w.k.Expire)
 }
 
 func (w *respWriter) entry(e *rdb.Entry) error {
 	k := &w.k
-	k.follow(e)
+	k.Follow(e)
 	b := w.o.buf
 	switch e.Type {
 	case rdb.TypeString:
@@ -245,10 +246,10 @@ func (w *respWriter) entry(e *rdb.Entry) error {
 		if e.Stream != nil {
 			for i := range e.Stream.Entries {
 				se := &e.Stream.Entries[i]
-				if !k.haveFirst {
-					k.firstID, k.haveFirst = se.ID, true
+				if !k.HaveFirst {
+					k.FirstID, k.HaveFirst = se.ID, true
 				}
-				k.n++
+				k.N++
 				b = w.cmd(b, 3+len(se.Fields), "XADD")
 				b = w.bulkID(b, se.ID)
 				for _, f := range se.Fields {
@@ -279,8 +280,8 @@ const tmpGroup = "redtap-dump-create-empty-stream"
 
 func (w *respWriter) streamMeta(b []byte, m *rdb.StreamMeta) []byte {
 	k := &w.k
-	s := summarizeStream(k, m)
-	if k.n == 0 {
+	s := keystate.Summarize(k, m)
+	if k.N == 0 {
 		b = w.subcmd(b, 6, "XGROUP", "CREATE")
 		b = redcon.AppendBulkString(b, tmpGroup)
 		b = redcon.AppendBulkString(b, "0")
@@ -289,15 +290,15 @@ func (w *respWriter) streamMeta(b []byte, m *rdb.StreamMeta) []byte {
 		b = redcon.AppendBulkString(b, tmpGroup)
 	}
 	b = w.cmd(b, 7, "XSETID")
-	b = w.bulkID(b, s.lastID)
+	b = w.bulkID(b, s.LastID)
 	b = redcon.AppendBulkString(b, "ENTRIESADDED")
-	b = w.bulkUint(b, s.entriesAdded)
+	b = w.bulkUint(b, s.EntriesAdded)
 	b = redcon.AppendBulkString(b, "MAXDELETEDID")
-	b = w.bulkID(b, s.maxDeletedID)
+	b = w.bulkID(b, s.MaxDeletedID)
 	for gi := range m.Groups {
 		g := &m.Groups[gi]
-		w.pel.build(g)
-		er := s.entriesRead(g)
+		w.pel.Build(g)
+		er := s.EntriesRead(g)
 		n := 5
 		if er >= 0 {
 			n = 7
@@ -315,7 +316,7 @@ func (w *respWriter) streamMeta(b []byte, m *rdb.StreamMeta) []byte {
 			b = redcon.AppendBulk(b, g.Consumers[ci].Name)
 		}
 		for i := range g.PEL {
-			ci := w.pel.owner[i]
+			ci := w.pel.Owner[i]
 			if ci < 0 {
 				continue // no consumer owns it: Redis refuses such files
 			}

@@ -212,20 +212,3 @@ var (
 	argsMulti = [][]byte{[]byte("MULTI")}
 	argsExec  = [][]byte{[]byte("EXEC")}
 )
-
-// multiOffset is the offset of tx's MULTI record: like every cmd record's,
-// the replication offset right after the command, MULTI. tx.Start is where
-// MULTI begins.
-func multiOffset(tx *replica.Transaction) int64 { return tx.Start + multiSize }
-
-// multiSize is the wire size of MULTI as the master sends it
-// ("*1\r\n$5\r\nMULTI\r\n").
-const multiSize = 15
-
-// execDB is the database selected at tx's EXEC: the last command's.
-func execDB(tx *replica.Transaction) int {
-	if n := len(tx.Commands); n > 0 {
-		return tx.Commands[n-1].DB
-	}
-	return tx.DB
-}

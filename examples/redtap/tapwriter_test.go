@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/redtap/redtap/jsonl"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
@@ -181,13 +182,13 @@ func respLen(args [][]byte) int64 {
 	return n
 }
 
-// TestRESPLen checks respLen, and multiSize.
+// TestRESPLen checks respLen, and jsonl.MultiSize.
 func TestRESPLen(t *testing.T) {
 	args := [][]byte{[]byte("SET"), []byte("key"), bytes.Repeat([]byte("v"), 12)}
 	var b []byte
 	b = append(b, "*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$12\r\nvvvvvvvvvvvv\r\n"...)
 	require.EqualValues(t, len(b), respLen(args))
-	require.EqualValues(t, multiSize, respLen(argsMulti))
+	require.EqualValues(t, jsonl.MultiSize, respLen(argsMulti))
 	require.EqualValues(t, 14, respLen(argsExec))
 }
 

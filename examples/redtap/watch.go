@@ -377,3 +377,5 @@ func appendShown(b, s []byte, max int) []byte {
 	}
 	return b
 }
+
+const hexDigits = "0123456789abcdef"

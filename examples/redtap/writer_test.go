@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"io"
 	"math"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/redtap/redtap/internal/testkit/corpus"
 	"github.com/redtap/redtap/rdb"
@@ -102,18 +100,6 @@ func TestJSONLOtherRecords(t *testing.T) {
 `, got)
 }
 
-func TestAppendScore(t *testing.T) {
-	for f, want := range map[float64]string{
-		1: "1", 2.5: "2.5", 0.1: "0.1", -9.99999: "-9.99999", 1e21: "1e+21", 5e9: "5e+09",
-		math.Inf(1): `"inf"`, math.Inf(-1): `"-inf"`, math.NaN(): `"nan"`, math.MaxFloat64: "1.7976931348623157e+308",
-	} {
-		got := string(appendScore(nil, f))
-		require.Equal(t, want, got)
-		var v any
-		require.NoError(t, json.Unmarshal([]byte(got), &v), got)
-	}
-}
-
 func TestAppendRDBLen(t *testing.T) {
 	for v, want := range map[uint64][]byte{
 		0: {0}, 63: {63}, 64: {0x40, 64}, 16383: {0x7f, 0xff}, 16384: {0x80, 0, 0, 0x40, 0},
@@ -128,39 +114,6 @@ func TestModulePayload(t *testing.T) {
 	p := modulePayload(nil, m)
 	require.Equal(t, []byte{7, 0x81, 0x12, 0x34, 0x56, 0x78, 0x90, 0xab, 0xcd, 0xef, 2, 5, 0, 9, 0}, p[:len(p)-8])
 	require.Equal(t, rdb.Checksum(p[:len(p)-8]), binary.LittleEndian.Uint64(p[len(p)-8:]))
-}
-
-// TestEntriesReadEstimate follows streamEstimateDistanceFromFirstEverEntry
-// for streams stored before RDB type 19.
-func TestEntriesReadEstimate(t *testing.T) {
-	id := func(ms uint64) rdb.StreamID { return rdb.StreamID{Ms: ms} }
-	s := streamSummary{length: 10, lastID: id(100), firstID: id(10), entriesAdded: 10, derived: true}
-	for last, want := range map[uint64]int64{100: 10, 101: -1, 10: 1, 5: 0, 0: 0, 50: -1} {
-		require.Equal(t, want, s.entriesRead(&rdb.StreamGroup{LastID: id(last)}), "last-delivered %d", last)
-	}
-	empty := streamSummary{length: 0, lastID: id(100), firstID: rdb.StreamID{Ms: math.MaxUint64, Seq: math.MaxUint64}, entriesAdded: 0, derived: true}
-	require.Equal(t, int64(0), empty.entriesRead(&rdb.StreamGroup{LastID: id(100)}))
-	stored := streamSummary{}
-	require.Equal(t, int64(-1), stored.entriesRead(&rdb.StreamGroup{LastID: id(100), EntriesRead: -1}))
-	require.Equal(t, int64(42), stored.entriesRead(&rdb.StreamGroup{LastID: id(100), EntriesRead: 42}))
-}
-
-// FuzzJSONString: every byte string becomes valid JSON that decodes back
-// to the same bytes (a string when it is UTF-8, base64 otherwise).
-func FuzzJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", "quote\"back\\slash", "\x00\x1f\x7f", "é✓😀", "\xff\xfe", "\xed\xa0\x80", "\u2028"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, s []byte) {
-		b := appendJSONBytes(nil, s)
-		var v any
-		require.NoError(t, json.Unmarshal(b, &v), "%q -> %s", s, b)
-		got, err := corpus.String(v)
-		require.NoError(t, err)
-		require.Equal(t, string(s), got)
-		_, isStr := v.(string)
-		require.Equal(t, utf8.Valid(s), isStr)
-	})
 }
 
 // BenchmarkDump measures the whole dump path (decode and write) on the
