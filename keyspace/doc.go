@@ -1,0 +1,3 @@
+// Package keyspace serves redtap's change stream as Redis keyspace
+// notifications over RESP.
+package keyspace

@@ -1,0 +1,321 @@
+package keyspace_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/keyspace"
+	"github.com/redtap/redtap/monitor"
+	"github.com/redtap/redtap/replica"
+)
+
+// tap is a master with keyspace notifications, a replica tapping it and a
+// face serving the tap on a loopback port.
+type tap struct {
+	srv  *redistest.Server
+	rc   *redis.Client
+	face *keyspace.Face
+	addr string
+}
+
+func startTap(t *testing.T, k *redistest.Kind, cfg keyspace.Config) *tap {
+	t.Helper()
+	o := redistest.Options{Args: []string{"--notify-keyspace-events", "KEA"}}
+	if k != nil {
+		o = k.Options(o)
+	}
+	srv := redistest.Start(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r, err := replica.Dial(ctx, replica.Config{Addr: srv.Addr, Snapshot: replica.SnapshotSkip})
+	require.NoError(t, err)
+	m, err := monitor.New(r)
+	require.NoError(t, err)
+	sub, err := m.Subscribe(monitor.Filter{})
+	require.NoError(t, err)
+	f, err := keyspace.New(ctx, sub, cfg)
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- f.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		require.NoError(t, f.Close())
+		require.ErrorIs(t, <-served, keyspace.ErrClosed)
+		m.Close()
+		r.Close()
+	})
+	return &tap{srv: srv, rc: srv.Client(), face: f, addr: l.Addr().String()}
+}
+
+// client returns a go-redis client of the face speaking proto.
+func (tp *tap) client(t *testing.T, proto int) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: tp.addr, Protocol: proto})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// msg is one (channel, message) pair.
+type msg struct{ Channel, Payload string }
+
+// collect reads messages from ps until it has seen the sentinel message
+// (a "set" of key "sentinel" in database 0).
+func collect(t *testing.T, ps *redis.PubSub) []msg {
+	t.Helper()
+	var got []msg
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		m, err := ps.ReceiveMessage(ctx)
+		if err != nil && len(got) > 3 {
+			t.Logf("last: %v", got[len(got)-3:])
+		}
+		require.NoError(t, err, "after %d messages", len(got))
+		got = append(got, msg{m.Channel, m.Payload})
+		if m.Payload == "sentinel" && m.Channel == "__keyevent@0__:set" ||
+			m.Channel == "__keyspace@0__:sentinel" && m.Payload == "set" {
+			return got
+		}
+	}
+}
+
+// workload runs n random commands whose propagated form is the command
+// itself and whose notifications the arguments tell: it keeps its own
+// model of the keys so that it never empties a hash, list, set or sorted
+// set (the master then adds a "del" the stream cannot tell) nor deletes a
+// missing key.
+func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, n int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	conn := rc.Conn()
+	defer conn.Close()
+	type kstate struct {
+		typ  string
+		size int
+		mem  map[string]bool
+	}
+	dbs := [2]map[string]*kstate{{}, {}}
+	db := 0
+	pick := func(typ string) string { return fmt.Sprintf("%s:%d", typ, rng.IntN(4)) }
+	get := func(k string) *kstate { return dbs[db][k] }
+	existing := func() string {
+		for k := range dbs[db] {
+			return k
+		}
+		return ""
+	}
+	do := func(args ...any) {
+		require.NoError(t, conn.Do(ctx, args...).Err(), "%v", args)
+	}
+	member := func() string { return "m" + strconv.Itoa(rng.IntN(6)) }
+	for range n {
+		switch rng.IntN(20) {
+		case 0:
+			db = rng.IntN(2)
+			do("select", db)
+		case 1:
+			k := pick("s")
+			do("set", k, "v"+strconv.Itoa(rng.IntN(100)))
+			dbs[db][k] = &kstate{typ: "s"}
+		case 2:
+			a, b := pick("s"), pick("s")
+			do("mset", a, "1", b, "2")
+			dbs[db][a], dbs[db][b] = &kstate{typ: "s"}, &kstate{typ: "s"}
+		case 3:
+			k := pick("s")
+			if s := get(k); s == nil || s.typ == "s" {
+				do("append", k, "x")
+				dbs[db][k] = &kstate{typ: "s"}
+			}
+		case 4:
+			k := pick("n")
+			if s := get(k); s == nil {
+				do("incrby", k, rng.IntN(10)-5)
+				dbs[db][k] = &kstate{typ: "n"}
+			} else {
+				do("incrby", k, rng.IntN(10)-5)
+			}
+		case 5:
+			if k := existing(); k != "" {
+				do("del", k)
+				delete(dbs[db], k)
+			}
+		case 6:
+			k := pick("h")
+			s := get(k)
+			if s == nil {
+				s = &kstate{typ: "h", mem: map[string]bool{}}
+				dbs[db][k] = s
+			}
+			f := member()
+			do("hset", k, f, "v", "f9", "w")
+			s.mem[f], s.mem["f9"] = true, true
+		case 7:
+			k := pick("h")
+			if s := get(k); s != nil && len(s.mem) >= 2 {
+				f := member()
+				if s.mem[f] {
+					do("hdel", k, f)
+					delete(s.mem, f)
+				}
+			}
+		case 8, 9:
+			k := pick("l")
+			s := get(k)
+			if s == nil {
+				s = &kstate{typ: "l"}
+				dbs[db][k] = s
+			}
+			cmd := []string{"lpush", "rpush"}[rng.IntN(2)]
+			do(cmd, k, "a", "b")
+			s.size += 2
+		case 10:
+			k := pick("l")
+			if s := get(k); s != nil && s.size >= 2 {
+				do([]string{"lpop", "rpop"}[rng.IntN(2)], k)
+				s.size--
+			}
+		case 11:
+			k := pick("S")
+			s := get(k)
+			if s == nil {
+				s = &kstate{typ: "S", mem: map[string]bool{}}
+				dbs[db][k] = s
+			}
+			m := member()
+			if !s.mem[m] {
+				do("sadd", k, m)
+				s.mem[m] = true
+			}
+		case 12:
+			k := pick("S")
+			if s := get(k); s != nil && len(s.mem) >= 2 {
+				for m := range s.mem {
+					do("srem", k, m)
+					delete(s.mem, m)
+					break
+				}
+			}
+		case 13:
+			k := pick("z")
+			s := get(k)
+			if s == nil {
+				s = &kstate{typ: "z", mem: map[string]bool{}}
+				dbs[db][k] = s
+			}
+			m := member()
+			do("zadd", k, rng.IntN(100), m)
+			s.mem[m] = true
+		case 14:
+			k := pick("z")
+			if s := get(k); s != nil && len(s.mem) >= 2 {
+				for m := range s.mem {
+					do("zrem", k, m)
+					delete(s.mem, m)
+					break
+				}
+			}
+		case 15:
+			k := pick("x")
+			do("xadd", k, "*", "f", "v")
+			dbs[db][k] = &kstate{typ: "x"}
+		case 16:
+			if k := existing(); k != "" {
+				dst := k + "r"
+				do("rename", k, dst)
+				dbs[db][dst] = dbs[db][k]
+				delete(dbs[db], k)
+			}
+		case 17:
+			if k := existing(); k != "" {
+				do("expire", k, 100000)
+			}
+		case 18:
+			k := pick("s")
+			do("set", k, "e", "ex", 100000)
+			dbs[db][k] = &kstate{typ: "s"}
+		case 19:
+			// A transaction: the stream carries MULTI/EXEC.
+			k := pick("s")
+			do("multi")
+			do("set", k, "t")
+			do("append", k, "u")
+			do("exec")
+			dbs[db][k] = &kstate{typ: "s"}
+		}
+	}
+	do("select", 0)
+	do("set", "sentinel", "1")
+}
+
+// respConn is a raw RESP connection for REDTAP.SUBSCRIBE.
+type respConn struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialRESP(t *testing.T, addr string) *respConn {
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return &respConn{c: c, r: bufio.NewReader(c)}
+}
+
+func (rc *respConn) send(t *testing.T, args ...string) {
+	b := fmt.Appendf(nil, "*%d\r\n", len(args))
+	for _, a := range args {
+		b = fmt.Appendf(b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	_, err := rc.c.Write(b)
+	require.NoError(t, err)
+}
+
+// read reads one reply: a string (simple, bulk, error prefixed "-",
+// integer as decimal) or a []any for arrays and pushes.
+func (rc *respConn) read(t *testing.T) any {
+	t.Helper()
+	rc.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	line, err := rc.r.ReadString('\n')
+	require.NoError(t, err)
+	line = line[:len(line)-2]
+	switch line[0] {
+	case '+', ':':
+		return line[1:]
+	case '-':
+		return line
+	case '_':
+		return nil
+	case '$':
+		n, _ := strconv.Atoi(line[1:])
+		if n < 0 {
+			return nil
+		}
+		b := make([]byte, n+2)
+		_, err := io.ReadFull(rc.r, b)
+		require.NoError(t, err)
+		return string(b[:n])
+	case '*', '>', '%':
+		n, _ := strconv.Atoi(line[1:])
+		if line[0] == '%' {
+			n *= 2
+		}
+		out := make([]any, n)
+		for i := range out {
+			out[i] = rc.read(t)
+		}
+		return out
+	}
+	t.Fatalf("unexpected RESP line %q", line)
+	return nil
+}
