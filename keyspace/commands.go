@@ -58,7 +58,7 @@ func (f *Face) serveOwn(conn redcon.Conn, cmd redcon.Command, st *connState, srv
 	}
 	name := strings.ToLower(string(cmd.Args[0]))
 	if !st.authed && name != "auth" && name != "hello" && name != "quit" {
-		conn.WriteError(errNoAuth.Error())
+		conn.WriteError(errNoAuth)
 		return
 	}
 	if name == "auth" {

@@ -188,6 +188,15 @@ func (f *Face) Err() error {
 	return f.err
 }
 
+// Position returns the position after the last batch the face has read:
+// where a subscription made now starts. The replication id is empty until
+// the tap's first sync.
+func (f *Face) Position() (replID string, offset int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.h.last.replID, f.h.last.offset
+}
+
 // Stats returns the face's counters.
 func (f *Face) Stats() Stats {
 	f.mu.Lock()

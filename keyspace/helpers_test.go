@@ -56,6 +56,10 @@ func startTap(t *testing.T, k *redistest.Kind, cfg keyspace.Config) *tap {
 		m.Close()
 		r.Close()
 	})
+	redistest.WaitFor(t, 10*time.Second, "the tap's first sync", func() bool {
+		id, _ := f.Position()
+		return id != ""
+	})
 	return &tap{srv: srv, rc: srv.Client(), face: f, addr: l.Addr().String()}
 }
 

@@ -2,7 +2,6 @@ package keyspace
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -547,4 +546,4 @@ func (f *Face) allow(conn redcon.Conn, args [][]byte) error {
 	return f.cfg.Allow(conn, args)
 }
 
-var errNoAuth = errors.New("NOAUTH Authentication required.")
+const errNoAuth = "NOAUTH Authentication required."
