@@ -289,26 +289,38 @@ func (rc *respConn) send(t *testing.T, args ...string) {
 // integer as decimal) or a []any for arrays and pushes.
 func (rc *respConn) read(t *testing.T) any {
 	t.Helper()
+	v, err := rc.tryRead()
+	require.NoError(t, err)
+	return v
+}
+
+func (rc *respConn) tryRead() (any, error) {
 	rc.c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	line, err := rc.r.ReadString('\n')
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
+	if len(line) < 3 {
+		return nil, fmt.Errorf("short RESP line %q", line)
+	}
 	line = line[:len(line)-2]
 	switch line[0] {
 	case '+', ':':
-		return line[1:]
+		return line[1:], nil
 	case '-':
-		return line
+		return line, nil
 	case '_':
-		return nil
+		return nil, nil
 	case '$':
 		n, _ := strconv.Atoi(line[1:])
 		if n < 0 {
-			return nil
+			return nil, nil
 		}
 		b := make([]byte, n+2)
-		_, err := io.ReadFull(rc.r, b)
-		require.NoError(t, err)
-		return string(b[:n])
+		if _, err := io.ReadFull(rc.r, b); err != nil {
+			return nil, err
+		}
+		return string(b[:n]), nil
 	case '*', '>', '%':
 		n, _ := strconv.Atoi(line[1:])
 		if line[0] == '%' {
@@ -316,10 +328,11 @@ func (rc *respConn) read(t *testing.T) any {
 		}
 		out := make([]any, n)
 		for i := range out {
-			out[i] = rc.read(t)
+			if out[i], err = rc.tryRead(); err != nil {
+				return nil, err
+			}
 		}
-		return out
+		return out, nil
 	}
-	t.Fatalf("unexpected RESP line %q", line)
-	return nil
+	return nil, fmt.Errorf("unexpected RESP line %q", line)
 }
