@@ -53,6 +53,8 @@
 //	  LTRIM, SMOVE, ZREMRANGEBY*, LMOVE     does not know the key's size, so
 //	  that empties its key: event, "del"    not that the key went away
 //	DEL k1 k2 with k2 missing: "del" k1     "del" k1 and k2 (DEL propagates as sent)
+//	SMOVE of a member the destination       "srem", "sadd"
+//	  already has: "srem" only
 //	XADD MAXLEN ... that trims: "xadd",     "xadd" only
 //	  "xtrim"
 //	SINTERSTORE (and the other STOREs)      the command's event, e.g.
@@ -66,8 +68,11 @@
 //
 // Everything else whose propagated form is what was run publishes the same
 // (tested against Redis 7.0, 7.2, 7.4 and Valkey 8.0 with a random workload
-// of strings, hashes, lists, sets, sorted sets, streams, RENAME, EXPIRE, two
-// databases and MULTI/EXEC). The face publishes every class of event, as
+// of SET (also EX, SETNX, GETSET), MSET, APPEND, SETRANGE, INCRBY, INCR,
+// DECR, HSET, HSETNX, HDEL, HINCRBY, LPUSH, RPUSH, LPOP, RPOP, LMOVE, LSET,
+// LINSERT, LTRIM, SADD, SREM, SMOVE, ZADD (also INCR), ZINCRBY, ZREM, XADD,
+// DEL, UNLINK, GETDEL, RENAME, COPY, MOVE, EXPIRE, PEXPIRE, PERSIST, in two
+// databases and in MULTI/EXEC). The face publishes every class of event, as
 // with KEA; a client selects with its channels and patterns.
 //
 // # Resumable subscriptions

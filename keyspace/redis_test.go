@@ -2,6 +2,7 @@ package keyspace_test
 
 import (
 	"context"
+	"hash/fnv"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -39,7 +40,10 @@ func TestSameAsMaster(t *testing.T) {
 		master := subscribe(tp.rc, "__keyevent@*__:*")
 		masterKS := subscribe(tp.rc, "__keyspace@*__:*")
 
-		workload(t, ctx, tp.rc, 1, 600)
+		// A seed per server: more workloads, each reproducible.
+		h := fnv.New64a()
+		h.Write([]byte(k.Name))
+		workload(t, ctx, tp.rc, h.Sum64(), 600)
 
 		want := collect(t, master)
 		require.Greater(t, len(want), 400)
