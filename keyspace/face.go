@@ -98,7 +98,7 @@ type Face struct {
 	advanced chan struct{} // a session moved its cursor (for Block)
 	sessions map[*session]struct{}
 	conns    map[redcon.Conn]*connState // states of connections not detached (Handler)
-	servers  map[*redcon.Server]struct{}
+	servers  map[*redcon.Server]net.Listener
 	started  bool // a batch has been read
 	reset    bool // a full resync is in progress
 	closed   bool
@@ -109,7 +109,8 @@ type Face struct {
 // Stats are a Face's counters.
 type Stats struct {
 	// Notifications counts the notifications appended to the history,
-	// Resyncs the full resynchronisations of the tap.
+	// Resyncs the full resynchronisations of the tap (its first sync
+	// included).
 	Notifications, Resyncs int64
 	// Subscribers is the number of connections in subscribed mode;
 	// Dropped and Resets count the slow-subscriber policy's actions.
@@ -167,7 +168,7 @@ func New(ctx context.Context, sub *monitor.Subscriber, cfg Config) (*Face, error
 		advanced: make(chan struct{}, 1),
 		sessions: make(map[*session]struct{}),
 		conns:    make(map[redcon.Conn]*connState),
-		servers:  make(map[*redcon.Server]struct{}),
+		servers:  make(map[*redcon.Server]net.Listener),
 	}
 	f.ctx, f.cancel = context.WithCancel(ctx)
 	f.wg.Add(1)
@@ -219,13 +220,14 @@ func (f *Face) Close() error {
 	if f.err == nil {
 		f.err = ErrClosed
 	}
-	servers := make([]*redcon.Server, 0, len(f.servers))
-	for s := range f.servers {
-		servers = append(servers, s)
+	servers := make(map[*redcon.Server]net.Listener, len(f.servers))
+	for s, l := range f.servers {
+		servers[s] = l
 	}
 	f.mu.Unlock()
 	f.cancel()
-	for _, s := range servers {
+	for s, l := range servers {
+		l.Close() // also before s serves it
 		s.Close()
 	}
 	f.closeSessions(nil)
@@ -458,9 +460,12 @@ func (f *Face) Serve(ctx context.Context, l net.Listener) error {
 		l.Close()
 		return ErrClosed
 	}
-	f.servers[srv] = struct{}{}
+	f.servers[srv] = l
 	f.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		l.Close() // also before srv serves it
+		srv.Close()
+	})
 	err := srv.Serve(l)
 	stop()
 	srv.Close()

@@ -454,6 +454,9 @@ func (s *session) writer() {
 			if !ok {
 				return
 			}
+			if cap(s.out) > 1<<20 {
+				s.out = nil // do not keep a burst's buffer
+			}
 		}
 		f.mu.Lock()
 		if s.gen == gen {

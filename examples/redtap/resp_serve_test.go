@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -14,6 +15,13 @@ import (
 	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/internal/testkit/syncbuf"
 )
+
+func TestServeRESPUsage(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--addr", "h:1", "--resp", "127.0.0.1:0", "--resp-history", "0"}, nil, io.Discard, &stderr)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, stderr.String(), "--resp-history 0: want at least 1")
+}
 
 // `redtap serve --resp ADDR`, alone and with --listen: a keyspace
 // notification subscriber gets the master's writes.
