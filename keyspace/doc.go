@@ -49,11 +49,11 @@
 //	SPOP: "spop" (+ "del" if emptied)       SREM: "srem", or DEL: "del"
 //	GETEX EX/PX: "expire"                   PEXPIREAT: "expire" (same)
 //	GETDEL: "del"                           DEL: "del" (same)
-//	a pop, HDEL, SREM, ZREM, ZPOP*, LREM,   the command's event only: the face
-//	  LTRIM, SMOVE, ZREMRANGEBY*, LMOVE     does not know the key's size, so
-//	  that empties its key: event, "del"    not that the key went away
-//	DEL k1 k2 with k2 missing: "del" k1     "del" k1 and k2 (DEL propagates as sent)
-//	SMOVE of a member the destination       "srem", "sadd"
+//	a pop, HDEL, SREM, ZREM, ZPOP*, LREM,   the command's event only (*)
+//	  LTRIM, SMOVE, ZREMRANGEBY*, LMOVE
+//	  that empties its key: event, "del"
+//	DEL k1 k2 with k2 missing: "del" k1     "del" k1 and k2 (*): DEL propagates as sent
+//	SMOVE of a member the destination       "srem", "sadd" (*)
 //	  already has: "srem" only
 //	XADD MAXLEN ... that trims: "xadd",     "xadd" only
 //	  "xtrim"
@@ -66,13 +66,22 @@
 //	  event                                   either)
 //	FLUSHDB, FLUSHALL, SWAPDB: nothing      nothing (same)
 //
+// (*) The arguments do not tell; Config.TrackKeys makes the face keep which
+// keys exist and the members of hashes, sets and sorted sets and the lengths
+// of lists, from the tap's snapshot on, and then it publishes what the master
+// does, except after LREM, ZREMRANGEBYSCORE, ZREMRANGEBYLEX and the commands
+// without a typed view (SUNIONSTORE, SORT ... STORE, RESTORE ...), whose keys
+// it stops following until they are deleted or overwritten.
+//
 // Everything else whose propagated form is what was run publishes the same
 // (tested against Redis 7.0, 7.2, 7.4 and Valkey 8.0 with a random workload
 // of SET (also EX, SETNX, GETSET), MSET, APPEND, SETRANGE, INCRBY, INCR,
 // DECR, HSET, HSETNX, HDEL, HINCRBY, LPUSH, RPUSH, LPOP, RPOP, LMOVE, LSET,
 // LINSERT, LTRIM, SADD, SREM, SMOVE, ZADD (also INCR), ZINCRBY, ZREM, XADD,
 // DEL, UNLINK, GETDEL, RENAME, COPY, MOVE, EXPIRE, PEXPIRE, PERSIST, in two
-// databases and in MULTI/EXEC). The face publishes every class of event, as
+// databases and in MULTI/EXEC; and with TrackKeys, a workload that empties
+// collections, deletes missing keys and SMOVEs members the destination has,
+// from a preloaded master's snapshot). The face publishes every class of event, as
 // with KEA; a client selects with its channels and patterns.
 //
 // # Resumable subscriptions

@@ -73,6 +73,21 @@ type Config struct {
 	// (prefix it "NOPERM " for a Redis-like reply). On the caller's own
 	// server it is the place for the caller's ACL check.
 	Allow func(conn redcon.Conn, args [][]byte) error
+	// TrackKeys makes the face keep which keys exist, their types, the
+	// members of hashes, sets and sorted sets and the lengths of lists (not
+	// the values), to publish what the arguments alone cannot tell: the
+	// "del" after a command that empties a hash, list, set or sorted set,
+	// no "del" for a DEL of a missing key, no "sadd" for SMOVE of a member
+	// the destination has (see the package documentation). It needs the
+	// subscriber to see the tap's full snapshot (replica.SnapshotFull, a
+	// subscriber made before the first Next) and a filter that selects by
+	// key and database only; memory grows with the members of the
+	// selected keys. Until its first full snapshot, after a command whose
+	// keys cannot be told, and for a key after a command it does not
+	// follow (LREM, ZREMRANGEBYSCORE, ZREMRANGEBYLEX, SUNIONSTORE and the
+	// other commands without a typed view), it publishes what the
+	// arguments tell.
+	TrackKeys bool
 	// Logger receives slow-subscriber and connection events; nil is
 	// silent.
 	Logger *slog.Logger
@@ -99,8 +114,9 @@ type Face struct {
 	sessions map[*session]struct{}
 	conns    map[redcon.Conn]*connState // states of connections not detached (Handler)
 	servers  map[*redcon.Server]net.Listener
-	started  bool // a batch has been read
-	reset    bool // a full resync is in progress
+	track    *tracker // Config.TrackKeys; used by the pump only
+	started  bool     // a batch has been read
+	reset    bool     // a full resync is in progress
 	closed   bool
 	err      error
 	stats    Stats
@@ -169,6 +185,9 @@ func New(ctx context.Context, sub *monitor.Subscriber, cfg Config) (*Face, error
 		sessions: make(map[*session]struct{}),
 		conns:    make(map[redcon.Conn]*connState),
 		servers:  make(map[*redcon.Server]net.Listener),
+	}
+	if cfg.TrackKeys {
+		f.track = newTracker()
 	}
 	f.ctx, f.cancel = context.WithCancel(ctx)
 	f.wg.Add(1)
@@ -291,13 +310,24 @@ func (f *Face) entries(dst []entry, notes *[]Notification, b *monitor.Batch) []e
 		f.reset = f.started || b.Events[0].Err != nil
 		f.stats.Resyncs++
 		f.mu.Unlock()
+		if f.track != nil {
+			f.track.reset(b.Events[0].Err == nil)
+		}
 		if b.Events[0].Err != nil { // our own slow policy: no snapshot follows
 			return append(dst, entry{marker: true, replID: f.replID(b), offset: b.Offset, idx: allIdx, size: entryOverhead})
 		}
 		return dst
 	case monitor.KindSnapshotKey:
+		if f.track != nil {
+			for i := range b.Events {
+				f.track.snapshot(b.Events[i].Entry)
+			}
+		}
 		return dst
 	case monitor.KindSnapshotDone:
+		if f.track != nil {
+			f.track.snapshotDone()
+		}
 		f.mu.Lock()
 		r := f.reset
 		f.reset = false
@@ -307,7 +337,11 @@ func (f *Face) entries(dst []entry, notes *[]Notification, b *monitor.Batch) []e
 		}
 		return dst
 	}
-	*notes = AppendNotifications((*notes)[:0], b.Events)
+	if f.track != nil {
+		*notes = f.track.appendBatch((*notes)[:0], b.Events)
+	} else {
+		*notes = AppendNotifications((*notes)[:0], b.Events)
+	}
 	id := f.replID(b)
 	for i, n := range *notes {
 		dst = append(dst, newEntry(id, b.Offset, i, n))

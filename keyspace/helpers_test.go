@@ -36,10 +36,20 @@ func startTap(t *testing.T, k *redistest.Kind, cfg keyspace.Config) *tap {
 	if k != nil {
 		o = k.Options(o)
 	}
-	srv := redistest.Start(t, o)
+	return tapOn(t, redistest.Start(t, o), cfg)
+}
+
+// tapOn taps srv with a face of cfg (taking the snapshot when it tracks
+// keys).
+func tapOn(t *testing.T, srv *redistest.Server, cfg keyspace.Config) *tap {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	r, err := replica.Dial(ctx, replica.Config{Addr: srv.Addr, Snapshot: replica.SnapshotSkip})
+	mode := replica.SnapshotSkip
+	if cfg.TrackKeys {
+		mode = replica.SnapshotFull
+	}
+	r, err := replica.Dial(ctx, replica.Config{Addr: srv.Addr, Snapshot: mode})
 	require.NoError(t, err)
 	m, err := monitor.New(r)
 	require.NoError(t, err)
@@ -100,18 +110,34 @@ func collect(t *testing.T, ps *redis.PubSub) []msg {
 // model of the keys so that it never empties a hash, list, set or sorted
 // set (the master then adds a "del" the stream cannot tell) nor deletes a
 // missing key.
-func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, n int) {
+//
+// With free set it also empties collections, deletes missing keys and
+// SMOVEs members the destination has: for a face with Config.TrackKeys.
+// m is the model, kept across calls.
+func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, n int, m *wmodel, free bool) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	conn := rc.Conn()
 	defer conn.Close()
-	type kstate struct {
-		typ  string
-		size int
-		mem  map[string]bool
+	type kstate = wkey
+	dbs := m.dbs
+	least := 2 // what a collection keeps
+	if free {
+		least = 1
 	}
-	dbs := [2]map[string]*kstate{{}, {}}
-	db := 0
+	emptied := func(k string) {
+		if s := dbs[m.db][k]; s != nil && (s.typ == "l" && s.size == 0 || s.mem != nil && len(s.mem) == 0) {
+			delete(dbs[m.db], k)
+		}
+	}
+	do0 := func(args ...any) {
+		if err := conn.Do(ctx, args...).Err(); err != redis.Nil {
+			require.NoError(t, err, "%v", args)
+		}
+	}
+	do0("select", m.db)
+	db := m.db
+	defer func() { m.db = 0 }() // it ends in database 0
 	pick := func(typ string) string { return fmt.Sprintf("%s:%d", typ, rng.IntN(4)) }
 	get := func(k string) *kstate { return dbs[db][k] }
 	existing := func() string {
@@ -120,16 +146,13 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 		}
 		return ""
 	}
-	do := func(args ...any) {
-		if err := conn.Do(ctx, args...).Err(); err != redis.Nil {
-			require.NoError(t, err, "%v", args)
-		}
-	}
+	do := do0
 	member := func() string { return "m" + strconv.Itoa(rng.IntN(6)) }
 	for range n {
 		switch rng.IntN(36) {
 		case 0:
 			db = rng.IntN(2)
+			m.db = db
 			do("select", db)
 		case 1:
 			k := pick("s")
@@ -155,7 +178,11 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 			}
 		case 5:
 			if k := existing(); k != "" {
-				do("del", k)
+				if free {
+					do("del", k, "missing")
+				} else {
+					do("del", k)
+				}
 				delete(dbs[db], k)
 			}
 		case 6:
@@ -170,11 +197,12 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 			s.mem[f], s.mem["f9"] = true, true
 		case 7:
 			k := pick("h")
-			if s := get(k); s != nil && len(s.mem) >= 2 {
+			if s := get(k); s != nil && len(s.mem) >= least {
 				f := member()
-				if s.mem[f] {
+				if s.mem[f] || free {
 					do("hdel", k, f)
 					delete(s.mem, f)
+					emptied(k)
 				}
 			}
 		case 8, 9:
@@ -189,9 +217,10 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 			s.size += 2
 		case 10:
 			k := pick("l")
-			if s := get(k); s != nil && s.size >= 2 {
+			if s := get(k); s != nil && s.size >= least {
 				do([]string{"lpop", "rpop"}[rng.IntN(2)], k)
 				s.size--
+				emptied(k)
 			}
 		case 11:
 			k := pick("S")
@@ -207,10 +236,11 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 			}
 		case 12:
 			k := pick("S")
-			if s := get(k); s != nil && len(s.mem) >= 2 {
+			if s := get(k); s != nil && len(s.mem) >= least {
 				for m := range s.mem {
 					do("srem", k, m)
 					delete(s.mem, m)
+					emptied(k)
 					break
 				}
 			}
@@ -226,10 +256,11 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 			s.mem[m] = true
 		case 14:
 			k := pick("z")
-			if s := get(k); s != nil && len(s.mem) >= 2 {
+			if s := get(k); s != nil && len(s.mem) >= least {
 				for m := range s.mem {
 					do("zrem", k, m)
 					delete(s.mem, m)
+					emptied(k)
 					break
 				}
 			}
@@ -262,25 +293,26 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 			dbs[db][k] = &kstate{typ: "s"}
 		case 20:
 			src, dst := pick("S"), pick("S")
-			if s := get(src); s != nil && len(s.mem) >= 2 && src != dst {
+			if s := get(src); s != nil && len(s.mem) >= least && src != dst {
 				d := get(dst)
 				if d == nil {
 					d = &kstate{typ: "S", mem: map[string]bool{}}
 					dbs[db][dst] = d
 				}
 				for m := range s.mem {
-					if d.mem[m] {
+					if d.mem[m] && !free {
 						continue // the master publishes no "sadd" then: the stream cannot tell
 					}
 					do("smove", src, dst, m)
 					delete(s.mem, m)
 					d.mem[m] = true
+					emptied(src)
 					break
 				}
 			}
 		case 21:
 			src, dst := pick("l"), pick("l")
-			if s := get(src); s != nil && s.size >= 2 {
+			if s := get(src); s != nil && s.size >= least {
 				d := get(dst)
 				if d == nil {
 					d = &kstate{typ: "l"}
@@ -289,6 +321,7 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 				do("lmove", src, dst, []string{"left", "right"}[rng.IntN(2)], []string{"left", "right"}[rng.IntN(2)])
 				s.size--
 				d.size++
+				emptied(src)
 			}
 		case 22:
 			k := pick("z")
@@ -333,6 +366,9 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 			if s := get(k); s != nil && s.size >= 2 {
 				do("ltrim", k, 0, -2)
 				s.size--
+			} else if s != nil && free {
+				do("ltrim", k, 1, 0) // empties it
+				delete(dbs[db], k)
 			}
 		case 28:
 			if k := existing(); k != "" {
@@ -395,6 +431,21 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 	do("select", 0)
 	do("set", "sentinel", "1")
 }
+
+// wmodel is the workload's view of the keys of databases 0 and 1, and the
+// database selected.
+type wmodel struct {
+	dbs [2]map[string]*wkey
+	db  int
+}
+
+type wkey struct {
+	typ  string
+	size int
+	mem  map[string]bool
+}
+
+func newModel() *wmodel { return &wmodel{dbs: [2]map[string]*wkey{{}, {}}} }
 
 // respConn is a raw RESP connection for REDTAP.SUBSCRIBE.
 type respConn struct {

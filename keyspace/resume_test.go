@@ -62,13 +62,14 @@ func TestResume(t *testing.T) {
 	_, err := master.Receive(ctx)
 	require.NoError(t, err)
 
-	workload(t, ctx, tp.rc, 2, 300)
+	m := newModel()
+	workload(t, ctx, tp.rc, 2, 300, m, false)
 	want := collect(t, master)
 	before := readRedtap(t, c, len(want)/3)
 	c.c.Close()
 	// While it is away: the rest of the first workload is not read, and a
 	// second one runs.
-	workload(t, ctx, tp.rc, 3, 300)
+	workload(t, ctx, tp.rc, 3, 300, m, false)
 	want = append(want, collect(t, master)...)
 
 	last := before[len(before)-1]

@@ -8,11 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/redtap/redtap/internal/glob"
 	"github.com/redtap/redtap/keyspace"
 	"github.com/redtap/redtap/monitor"
+	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
 
@@ -20,12 +23,14 @@ import (
 type respOptions struct {
 	resp        string
 	respHistory int
+	respTrack   bool
 	withHTTP    bool // --listen given too
 }
 
 func (o *respOptions) registerResp(fs *flag.FlagSet) {
 	fs.StringVar(&o.resp, "resp", "", "also serve the changes as Redis keyspace notifications on this RESP `ADDR` (SUBSCRIBE, PSUBSCRIBE __keyevent@*__:*, REDTAP.SUBSCRIBE ... FROM); without --listen, only that")
 	fs.IntVar(&o.respHistory, "resp-history", keyspace.DefaultHistory, "notifications kept for REDTAP.SUBSCRIBE ... FROM (`N`)")
+	fs.BoolVar(&o.respTrack, "resp-track", true, "keep the selected keys' members (not values) from the snapshot on, to publish the \"del\" after a command that empties a key as the master does (keyspace.Config.TrackKeys); with --listen it starts at the next full sync")
 }
 
 // checkResp validates the RESP flags after parsing; "" when they are fine.
@@ -75,7 +80,18 @@ func runServeRESP(ctx context.Context, o *serveOptions, stdout, stderr io.Writer
 		if err != nil {
 			return fail(err)
 		}
-		cfg.Snapshot = replica.SnapshotSkip // notifications come from the stream only
+		cfg.Snapshot = replica.SnapshotSkip // notifications come from the stream
+		if o.respTrack {
+			// The tracker needs the snapshot (its keys' members).
+			cfg.Snapshot = replica.SnapshotFull
+			pats := make([][]byte, len(o.match))
+			for i, p := range o.match {
+				pats[i] = []byte(p)
+			}
+			cfg.RDBOptions = []rdb.Option{rdb.WithFilter(func(_ int, key []byte, _ rdb.Type) bool {
+				return slices.ContainsFunc(pats, func(p []byte) bool { return glob.Match(p, key) })
+			})}
+		}
 		if r, err = replica.Dial(ctx, cfg); err != nil {
 			if ctx.Err() != nil {
 				return exitOK
@@ -92,7 +108,7 @@ func runServeRESP(ctx context.Context, o *serveOptions, stdout, stderr io.Writer
 	if err != nil {
 		return fail(err)
 	}
-	face, err := keyspace.New(ctx, sub, keyspace.Config{History: o.respHistory, QueueLen: min(keyspace.DefaultQueueLen, o.respHistory)})
+	face, err := keyspace.New(ctx, sub, keyspace.Config{History: o.respHistory, QueueLen: min(keyspace.DefaultQueueLen, o.respHistory), TrackKeys: o.respTrack})
 	if err != nil {
 		return fail(err)
 	}

@@ -69,6 +69,21 @@ func TestServeRESP(t *testing.T) {
 			}
 			require.Equal(t, "__keyevent@0__:set", msg.Channel)
 			require.Equal(t, "cpu:1", msg.Payload, "--match selects the keys")
+			if !withHTTP {
+				// --resp-track (the default): the pop that empties a list
+				// is followed by "del", as on the master.
+				require.NoError(t, mc.RPush(ctx, "cpu:q", "a").Err())
+				require.NoError(t, mc.LPop(ctx, "cpu:q").Err())
+				var got []string
+				for len(got) < 3 {
+					m, err := ps.ReceiveMessage(ctx)
+					require.NoError(t, err)
+					if m.Payload == "cpu:q" {
+						got = append(got, m.Channel)
+					}
+				}
+				require.Equal(t, []string{"__keyevent@0__:rpush", "__keyevent@0__:lpop", "__keyevent@0__:del"}, got)
+			}
 			if withHTTP {
 				r, err := http.Get("http://" + listen + "/")
 				require.NoError(t, err)
