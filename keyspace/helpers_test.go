@@ -32,7 +32,7 @@ type tap struct {
 
 func startTap(t *testing.T, k *redistest.Kind, cfg keyspace.Config) *tap {
 	t.Helper()
-	o := redistest.Options{Args: []string{"--notify-keyspace-events", "KEA"}}
+	o := redistest.Options{Args: []string{"--notify-keyspace-events", "KEA", "--repl-diskless-sync-delay", "0"}}
 	if k != nil {
 		o = k.Options(o)
 	}

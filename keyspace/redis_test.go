@@ -25,7 +25,7 @@ import (
 //     face with TrackKeys, which took the snapshot of a preloaded master.
 func TestSameAsMaster(t *testing.T) {
 	redistest.ForEachServer(t, func(t *testing.T, k redistest.Kind) {
-		srv := redistest.Start(t, k.Options(redistest.Options{Args: []string{"--notify-keyspace-events", "KEA"}}))
+		srv := redistest.Start(t, k.Options(redistest.Options{Args: []string{"--notify-keyspace-events", "KEA", "--repl-diskless-sync-delay", "0"}}))
 		ctx := context.Background()
 		rc := srv.Client()
 		// A seed per server: more workloads, each reproducible.
@@ -33,7 +33,7 @@ func TestSameAsMaster(t *testing.T) {
 		h.Write([]byte(k.Name))
 		seed := h.Sum64()
 		model := newModel()
-		workload(t, ctx, rc, seed+1, 200, model, false) // in the snapshot
+		workload(t, ctx, rc, seed+1, 150, model, false) // in the snapshot
 
 		plain := tapOn(t, srv, keyspace.Config{})
 		tracking := tapOn(t, srv, keyspace.Config{TrackKeys: true})
@@ -60,9 +60,9 @@ func TestSameAsMaster(t *testing.T) {
 		master := subscribe(rc, "__keyevent@*__:*")
 		masterKS := subscribe(rc, "__keyspace@*__:*")
 
-		workload(t, ctx, rc, seed, 600, model, false)
+		workload(t, ctx, rc, seed, 800, model, false)
 		want, wantKS := collect(t, master), collect(t, masterKS)
-		require.Greater(t, len(want), 400)
+		require.Greater(t, len(want), 300)
 		for name, ps := range faces {
 			if name == "keyspace" || name == "track keyspace" {
 				require.Equal(t, wantKS, collect(t, ps), name)
@@ -71,7 +71,7 @@ func TestSameAsMaster(t *testing.T) {
 			}
 		}
 
-		workload(t, ctx, rc, seed+2, 600, model, true)
+		workload(t, ctx, rc, seed+2, 800, model, true)
 		want, wantKS = collect(t, master), collect(t, masterKS)
 		var dels int
 		for _, m := range want {
