@@ -69,7 +69,7 @@
 // (*) The arguments do not tell; Config.TrackKeys makes the face keep which
 // keys exist and the members of hashes, sets and sorted sets and the lengths
 // of lists, from the tap's snapshot on, and then it publishes what the master
-// does, except after LREM, ZREMRANGEBYSCORE, ZREMRANGEBYLEX and the commands
+// does, except after LREM, ZREMRANGEBYLEX and the commands
 // without a typed view (SUNIONSTORE, SORT ... STORE, RESTORE ...), whose keys
 // it stops following until they are deleted or overwritten.
 //

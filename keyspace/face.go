@@ -84,7 +84,7 @@ type Config struct {
 	// key and database only; memory grows with the members of the
 	// selected keys. Until its first full snapshot, after a command whose
 	// keys cannot be told, and for a key after a command it does not
-	// follow (LREM, ZREMRANGEBYSCORE, ZREMRANGEBYLEX, SUNIONSTORE and the
+	// follow (LREM, ZREMRANGEBYLEX, SUNIONSTORE and the
 	// other commands without a typed view), it publishes what the
 	// arguments tell.
 	TrackKeys bool

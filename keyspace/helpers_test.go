@@ -149,7 +149,11 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 	do := do0
 	member := func() string { return "m" + strconv.Itoa(rng.IntN(6)) }
 	for range n {
-		switch rng.IntN(36) {
+		n := 36
+		if free {
+			n = 42
+		}
+		switch rng.IntN(n) {
 		case 0:
 			db = rng.IntN(2)
 			m.db = db
@@ -425,6 +429,49 @@ func workload(t *testing.T, ctx context.Context, rc *redis.Client, seed uint64, 
 					do("unlink", k)
 				}
 				delete(dbs[db], k)
+			}
+		// Only with free: commands that may empty their key.
+		case 36, 37:
+			k := pick("z")
+			if s := get(k); s != nil {
+				cmd := []string{"zpopmin", "zpopmax"}[rng.IntN(2)]
+				if rng.IntN(2) == 0 {
+					do(cmd, k)
+				} else {
+					do(cmd, k, 2)
+				}
+				// Which members went: the model forgets the key.
+				delete(dbs[db], k)
+			}
+		case 38:
+			k := pick("z")
+			if s := get(k); s != nil {
+				do("zremrangebyrank", k, 0, rng.IntN(3)-1)
+				delete(dbs[db], k)
+			}
+		case 39:
+			k := pick("z")
+			if s := get(k); s != nil {
+				do("zremrangebyscore", k, "("+strconv.Itoa(rng.IntN(50)), []string{"+inf", "60", "(99"}[rng.IntN(3)])
+				delete(dbs[db], k)
+			}
+		case 40:
+			k := pick("l")
+			if s := get(k); s != nil {
+				do([]string{"lpop", "rpop"}[rng.IntN(2)], k, 3)
+				s.size -= 3
+				if s.size <= 0 {
+					delete(dbs[db], k)
+				}
+			}
+		case 41:
+			k := pick("h")
+			if s := get(k); s != nil {
+				do("hdel", k, "m1", "m2", "f9", "cnt")
+				for _, f := range []string{"m1", "m2", "f9", "cnt"} {
+					delete(s.mem, f)
+				}
+				emptied(k)
 			}
 		}
 	}

@@ -80,6 +80,7 @@ func TestSameAsMaster(t *testing.T) {
 			}
 		}
 		require.Greater(t, dels, 20, "the workload empties keys")
+		t.Logf("%d notifications, %d dels", len(want), dels)
 		require.Equal(t, want, collect(t, faces["track"]), "track")
 		require.Equal(t, wantKS, collect(t, faces["track keyspace"]), "track keyspace")
 	})

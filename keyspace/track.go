@@ -338,9 +338,17 @@ func (t *tracker) apply(e *monitor.Event) (keep, emptied bool) {
 				delete(s.mem, m)
 			}
 		}
+	case monitor.OpZRemRangeByScore:
+		if s == nil {
+			return true, false
+		}
+		if !zremByScore(s, e.Elems) {
+			t.keys[t.id(e.DB, e.Key)] = &kstate{unknown: true}
+			return true, false
+		}
 	default:
-		// LREM, ZREMRANGEBYSCORE/LEX and the commands without a typed
-		// view: not followed.
+		// LREM, ZREMRANGEBYLEX and the commands without a typed view: not
+		// followed.
 		if s != nil || e.Op == monitor.OpOther {
 			t.keys[t.id(e.DB, e.Key)] = &kstate{unknown: true}
 		}
@@ -390,6 +398,35 @@ func sorted(s *kstate) []string {
 		return cmp.Compare(a, b)
 	})
 	return ms
+}
+
+// zremByScore removes the members in the score range [min, max] as
+// ZREMRANGEBYSCORE gives it ("(" for exclusive, "-inf", "+inf"); false
+// when the range does not parse.
+func zremByScore(s *kstate, r [][]byte) bool {
+	if len(r) != 2 {
+		return false
+	}
+	lo, loEx, err1 := scoreBound(r[0])
+	hi, hiEx, err2 := scoreBound(r[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	for m, v := range s.mem {
+		if (v > lo || !loEx && v == lo) && (v < hi || !hiEx && v == hi) {
+			delete(s.mem, m)
+		}
+	}
+	return true
+}
+
+func scoreBound(b []byte) (float64, bool, error) {
+	ex := len(b) > 0 && b[0] == '('
+	if ex {
+		b = b[1:]
+	}
+	v, err := monitor.ParseScore(b)
+	return v, ex, err
 }
 
 func zpop(s *kstate, n int64, maxFirst bool) {
