@@ -99,9 +99,10 @@
 //	["redtap.message", pattern, channel, message, replid, position]
 //
 // where position is "<offset>-<index>": the replication offset after the
-// command (after EXEC for a transaction) and the notification's index among
-// that command's or transaction's. A client keeps the last replid and
-// position it has processed and, after a disconnection, sends them with FROM:
+// command (after EXEC for a transaction) and the publication's index among
+// that command's or transaction's (two per notification: keyspace 2i, then
+// keyevent 2i+1). A client keeps the last replid and position it has
+// processed and, after a disconnection, sends them with FROM:
 // the face resumes right after that message, provided its history still holds
 // everything after it; a bare offset resumes after everything at that
 // offset. Otherwise it answers
@@ -113,10 +114,9 @@
 // bytes), oldest first out. A full resynchronisation of the tap (a new
 // snapshot, so a hole in the notifications) reaches REDTAP.SUBSCRIBE clients
 // as ["redtap.reset", replid, offset]; plain subscribers get nothing (a
-// master's subscribers would not either). The messages of one notification
-// to one connection are written together, but a connection that breaks
-// between the keyspace and the keyevent message of a notification, both
-// subscribed, loses the second on resume: positions count notifications.
+// master's subscribers would not either). A publication that matches several
+// of a connection's patterns comes once per pattern, with the same position:
+// those are written together, and a resume starts after all of them.
 //
 // Positions are the master's replication positions, not the face's: a client
 // can resume on another redtap tapping the same master, whose history covers

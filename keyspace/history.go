@@ -21,8 +21,21 @@ type entry struct {
 	size     int64  // bytes accounted for the entry
 }
 
-// id returns the entry's position as "<offset>-<index>".
-func (e *entry) id() string { return strconv.FormatInt(e.offset, 10) + "-" + strconv.Itoa(e.idx) }
+// pubID returns the position of one of the entry's two publications,
+// "<offset>-<index>": the index counts the publications of the batch, the
+// keyspace one (half 0) then the keyevent one (half 1) of each notification.
+func (e *entry) pubID(half int) string {
+	return strconv.FormatInt(e.offset, 10) + "-" + strconv.Itoa(2*e.idx+half)
+}
+
+// end returns the publication index that ends the entry (allIdx for a
+// marker, which ends its batch).
+func (e *entry) end() int {
+	if e.idx == allIdx {
+		return allIdx
+	}
+	return 2*e.idx + 1
+}
 
 // entryOverhead is what an entry costs beside its bytes.
 const entryOverhead = 96
@@ -45,9 +58,9 @@ func newEntry(replID string, offset int64, idx int, n Notification) entry {
 		key: key, keyspace: ks, keyevent: ke, size: int64(cap(b)) + entryOverhead}
 }
 
-// position is a point in the notification stream: after the notification
-// idx of the batch ending at offset, or after the whole batch when idx is
-// allIdx.
+// position is a point in the notification stream: after the publication
+// idx of the batch ending at offset (see entry.pubID), or after the whole
+// batch when idx is allIdx.
 type position struct {
 	replID string
 	offset int64
@@ -57,7 +70,7 @@ type position struct {
 const allIdx = int(^uint(0) >> 1)
 
 func (p position) after(e *entry) bool {
-	return p.offset > e.offset || p.offset == e.offset && p.idx >= e.idx
+	return p.offset > e.offset || p.offset == e.offset && p.idx >= e.end()
 }
 
 func (p position) id() string {
@@ -151,11 +164,7 @@ func (h *history) append(e entry) {
 
 func (h *history) evict() {
 	old := h.at(h.tail)
-	if !old.marker {
-		h.floor = position{replID: old.replID, offset: old.offset, idx: old.idx}
-	} else {
-		h.floor = position{replID: old.replID, offset: old.offset, idx: allIdx}
-	}
+	h.floor = position{replID: old.replID, offset: old.offset, idx: old.end()}
 	h.bytes -= old.size
 	*old = entry{}
 	h.tail++

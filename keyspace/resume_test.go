@@ -99,6 +99,38 @@ func TestResume(t *testing.T) {
 	require.True(t, strings.HasPrefix(e, "-ERR syntax error"), "%q", e)
 }
 
+// TestResumeMidNotification resumes between the keyspace and the keyevent
+// message of one notification, and in the middle of an MSET's.
+func TestResumeMidNotification(t *testing.T) {
+	tp := startTap(t, nil, keyspace.Config{})
+	ctx := context.Background()
+	c := dialRESP(t, tp.addr)
+	c.send(t, "REDTAP.SUBSCRIBE", "__key*@0__:*")
+	c.read(t)
+	require.NoError(t, tp.rc.MSet(ctx, "a", "1", "b", "2").Err())
+	require.NoError(t, tp.rc.Set(ctx, "sentinel", "1", 0).Err())
+	var all []redtapMsg
+	for len(all) < 6 {
+		v := c.read(t).([]any)
+		all = append(all, redtapMsg{msg{v[2].(string), v[3].(string)}, v[4].(string), v[5].(string)})
+	}
+	require.Equal(t, []msg{
+		{"__keyspace@0__:a", "set"}, {"__keyevent@0__:set", "a"},
+		{"__keyspace@0__:b", "set"}, {"__keyevent@0__:set", "b"},
+		{"__keyspace@0__:sentinel", "set"}, {"__keyevent@0__:set", "sentinel"},
+	}, msgs(all))
+	require.True(t, strings.HasSuffix(all[0].id, "-0") && strings.HasSuffix(all[3].id, "-3"), "%v", all)
+	for i := range 5 {
+		c := dialRESP(t, tp.addr)
+		c.send(t, "REDTAP.SUBSCRIBE", "__key*@0__:*", "FROM", all[i].replID, all[i].id)
+		c.read(t)
+		for _, want := range all[i+1:] {
+			v := c.read(t).([]any)
+			require.Equal(t, want, redtapMsg{msg{v[2].(string), v[3].(string)}, v[4].(string), v[5].(string)}, "from %d", i)
+		}
+	}
+}
+
 // TestNotRetained resumes from a position the bounded history has dropped.
 func TestNotRetained(t *testing.T) {
 	tp := startTap(t, nil, keyspace.Config{History: 32, QueueLen: 32})

@@ -46,6 +46,7 @@ type session struct {
 	channels  []sub
 	patterns  []sub
 	rpatterns []sub
+	skipKS    uint64 // 1 + the entry whose keyspace publication a FROM skips; 0: none (set under f.mu too)
 
 	// Guarded by f.mu.
 	cursor uint64 // next history entry to look at
@@ -335,6 +336,14 @@ func (s *session) redtapSubscribe(b []byte, proto int, args [][]byte) []byte {
 		since, pos = seq, *from
 		s.cursor, s.start = seq, f.h.head
 		s.gen++
+		s.skipKS = 0
+		if seq < f.h.head {
+			// FROM the keyspace publication of a notification: its
+			// keyevent one comes next.
+			if e := f.h.at(seq); !e.marker && e.replID == from.replID && e.offset == from.offset && from.idx == 2*e.idx {
+				s.skipKS = seq + 1
+			}
+		}
 	} else if s.cursor > since {
 		since = s.cursor
 		pos = f.posAt(since)
@@ -366,10 +375,7 @@ func (f *Face) posAt(seq uint64) position {
 		return f.h.last
 	case seq > f.h.tail:
 		e := f.h.at(seq - 1)
-		if e.marker {
-			return position{replID: e.replID, offset: e.offset, idx: allIdx}
-		}
-		return position{replID: e.replID, offset: e.offset, idx: e.idx}
+		return position{replID: e.replID, offset: e.offset, idx: e.end()}
 	}
 	return f.h.floor
 }
@@ -505,11 +511,15 @@ func (s *session) encode(b []byte, proto int, seq uint64, e *entry) []byte {
 		}
 		return b
 	}
-	b = s.publish(b, proto, seq, e, e.keyspace, e.keyevent[len(e.keyevent)-len(e.event):])
-	return s.publish(b, proto, seq, e, e.keyevent, e.key)
+	if s.skipKS != seq+1 {
+		b = s.publish(b, proto, seq, e, 0, e.keyspace, e.keyevent[len(e.keyevent)-len(e.event):])
+	}
+	return s.publish(b, proto, seq, e, 1, e.keyevent, e.key)
 }
 
-func (s *session) publish(b []byte, proto int, seq uint64, e *entry, ch, msg []byte) []byte {
+// publish appends the messages of one publication (half 0: keyspace, 1:
+// keyevent) of entry e.
+func (s *session) publish(b []byte, proto int, seq uint64, e *entry, half int, ch, msg []byte) []byte {
 	for _, c := range s.channels {
 		if c.since <= seq && bytes.Equal(c.name, ch) {
 			b = appendPush(b, 3, proto)
@@ -535,7 +545,7 @@ func (s *session) publish(b []byte, proto int, seq uint64, e *entry, ch, msg []b
 			b = redcon.AppendBulk(b, ch)
 			b = redcon.AppendBulk(b, msg)
 			b = redcon.AppendBulkString(b, e.replID)
-			b = redcon.AppendBulkString(b, e.id())
+			b = redcon.AppendBulkString(b, e.pubID(half))
 		}
 	}
 	return b
