@@ -27,6 +27,7 @@ type cmdSource struct {
 	n, i  int
 	args  [][]byte
 	pad   string // appended to every key
+	sync  int    // events of the full sync sent
 }
 
 func (s *cmdSource) Next(ctx context.Context) (replica.Event, error) {
@@ -39,6 +40,13 @@ func (s *cmdSource) Next(ctx context.Context) (replica.Event, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
+	if s.sync < 2 { // a full sync of an empty snapshot first
+		s.sync++
+		if s.sync == 1 {
+			return &replica.Sync{Mode: replica.SyncFull, ReplID: strings.Repeat("ab", 20)}, nil
+		}
+		return &replica.SnapshotDone{Pos: replica.Position{ReplID: strings.Repeat("ab", 20)}}, nil
+	}
 	s.i++
 	s.args[1] = fmt.Appendf(s.args[1][:0], "key:%08d%s", s.i%100000000, s.pad)
 	off := int64(s.i) * 40
@@ -49,9 +57,19 @@ func (s *cmdSource) Next(ctx context.Context) (replica.Event, error) {
 // 1000 PSUBSCRIBE __keyevent@*__:* subscribers on loopback, from a source
 // of SET commands (no master: the face's cost and the subscribers'
 // sockets). deliveries/s is notifications/s times subscribers.
+//
+// subs=1/track runs the face with Config.TrackKeys (every SET a new key).
 func BenchmarkFanout(b *testing.B) {
-	for _, subs := range []int{1, 100, 1000} {
-		b.Run("subs="+strconv.Itoa(subs), func(b *testing.B) {
+	for _, tc := range []struct {
+		subs  int
+		track bool
+	}{{1, false}, {1, true}, {100, false}, {1000, false}} {
+		subs := tc.subs
+		name := "subs=" + strconv.Itoa(subs)
+		if tc.track {
+			name += "/track"
+		}
+		b.Run(name, func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			src := &cmdSource{start: make(chan struct{}), n: b.N, args: [][]byte{[]byte("SET"), nil, []byte("v")}}
@@ -60,7 +78,7 @@ func BenchmarkFanout(b *testing.B) {
 			defer m.Close()
 			sub, err := m.Subscribe(monitor.Filter{})
 			require.NoError(b, err)
-			f, err := keyspace.New(ctx, sub, keyspace.Config{})
+			f, err := keyspace.New(ctx, sub, keyspace.Config{TrackKeys: tc.track})
 			require.NoError(b, err)
 			defer f.Close()
 			l, err := net.Listen("tcp", "127.0.0.1:0")
