@@ -238,12 +238,12 @@ func (t *tracker) apply(e *monitor.Event) (keep, emptied bool) {
 			t.keys[t.id(e.DB, e.Key)] = &kstate{typ: rdb.TypeString}
 		}
 		return true, false
-	case monitor.OpXAdd:
+	case monitor.OpXAdd, monitor.OpXDel, monitor.OpXTrim, monitor.OpXGroup:
+		// XADD and XGROUP CREATE ... MKSTREAM create the stream; the
+		// others need it.
 		if s == nil {
 			t.keys[t.id(e.DB, e.Key)] = &kstate{typ: rdb.TypeStream}
 		}
-		return true, false
-	case monitor.OpXDel, monitor.OpXTrim, monitor.OpXGroup:
 		return true, false
 	}
 	if s != nil && s.unknown {
