@@ -12,10 +12,10 @@
 //	               session (cursor)          session (cursor)        session (cursor)
 //	              SUBSCRIBE/PSUBSCRIBE       REDTAP.SUBSCRIBE ...     (RESP2 or RESP3)
 //
-//	r, _ := replica.Dial(ctx, replica.Config{Addr: addr, Snapshot: replica.SnapshotSkip})
+//	r, _ := replica.Dial(ctx, replica.Config{Addr: addr}) // the snapshot, for TrackKeys
 //	m, _ := monitor.New(r)
 //	sub, _ := m.Subscribe(monitor.Filter{})
-//	face, _ := keyspace.New(ctx, sub, keyspace.Config{})
+//	face, _ := keyspace.New(ctx, sub, keyspace.Config{TrackKeys: true})
 //	defer face.Close()
 //	l, _ := net.Listen("tcp", ":6380")
 //	face.Serve(ctx, l) // or face.Mount(mux) on the caller's own redcon server
