@@ -25,6 +25,11 @@
 // with the "updates"/"dUpdates" messages of package assembler (windows of
 // the newest --window entries per key, changes coalesced per --interval).
 //
+// serve --resp ADDR serves the same changes as Redis keyspace notifications
+// over RESP (package keyspace): PSUBSCRIBE __keyevent@*__:* as on a master
+// with notify-keyspace-events KEA, and REDTAP.SUBSCRIBE ... FROM <replid>
+// <offset> to resume without loss. Without --listen it serves only that.
+//
 // Keys are written as they are decoded, chunk by chunk: no key is ever held
 // whole. Filters (--db, --match, --type) skip other keys without decoding
 // them. Exit status: 0 on success (also when the reader of stdout went

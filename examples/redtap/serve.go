@@ -29,6 +29,7 @@ type serveOptions struct {
 	window   int
 	interval time.Duration
 	listen   string
+	respOptions
 }
 
 // matchFlags collects repeated --match flags.
@@ -52,6 +53,7 @@ func parseServeArgs(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.IntVar(&o.window, "window", assembler.DefaultLimit, "entries per key shown: the newest N of a sorted set or stream, the last N of a list, the first N fields or members of a hash or set")
 	fs.DurationVar(&o.interval, "interval", assembler.DefaultInterval, "how often changes are sent, coalesced (`D`); 0 sends each change at once")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP address to serve the page, /events (SSE) and /ws (WebSocket) on")
+	o.registerResp(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap serve --addr HOST:PORT [--match PATTERN ...] [flags]\n\n"+
 			"Connects to a Redis master as a replica and serves the selected keys live:\n"+
@@ -68,6 +70,9 @@ func parseServeArgs(args []string, stderr io.Writer) (*serveOptions, error) {
 		return nil, usageErr(fs, "unexpected arguments %q", fs.Args())
 	}
 	if msg := o.check(fs); msg != "" {
+		return nil, usageErr(fs, "%s", msg)
+	}
+	if msg := o.checkResp(fs); msg != "" {
 		return nil, usageErr(fs, "%s", msg)
 	}
 	switch {
@@ -98,6 +103,8 @@ type tapServer struct {
 	m   *monitor.Monitor
 	hub *live.Hub
 	mux *http.ServeMux
+
+	respSub *monitor.Subscriber // with --resp: the keyspace face's
 }
 
 // startTapServer dials the master and starts the hub.
@@ -129,6 +136,11 @@ func startTapServer(ctx context.Context, o *serveOptions) (*tapServer, error) {
 		return nil, err
 	}
 	sub, err := s.m.Subscribe(monitor.Filter{Match: o.match}, monitor.OnSlow(monitor.Block))
+	if err == nil && o.resp != "" {
+		// The RESP face's subscriber, taken before the hub reads: both
+		// see the snapshot.
+		s.respSub, err = s.m.Subscribe(monitor.Filter{Match: o.match}, monitor.OnSlow(monitor.Block))
+	}
 	if err == nil {
 		s.hub, err = live.NewHub(ctx, sub, a, live.Config{Interval: o.interval})
 	}
@@ -161,6 +173,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	if err != nil {
 		return exitUsage
+	}
+	if o.resp != "" {
+		return runServeRESP(ctx, o, stdout, stderr)
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "redtap: serve %s: %v\n", o.addr, err)
