@@ -77,7 +77,7 @@ func (c *ctlConn) do(ctx context.Context, args ...string) (any, error) {
 	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
 		dl = d
 	}
-	c.c.SetDeadline(dl) //nolint:errcheck
+	c.c.SetDeadline(dl)                                                         //nolint:errcheck
 	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) }) //nolint:errcheck
 	defer stop()
 	b := make([]byte, 0, 64)
