@@ -19,6 +19,7 @@ import (
 	"github.com/redtap/redtap/internal/testkit/clustertest"
 	"github.com/redtap/redtap/internal/testkit/oracle"
 	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
 
@@ -64,6 +65,8 @@ type consumer struct {
 	cancel context.CancelFunc
 	done   chan error
 
+	openKey string // a snapshot key whose chunks are coming
+
 	mu      sync.Mutex
 	fences  map[string]string
 	last    replica.Position
@@ -100,6 +103,12 @@ func (c *consumer) loop(ctx context.Context) error {
 				c.app.Reset()
 			}
 		case *replica.SnapshotRecord:
+			if en, ok := e.Record.(*rdb.Entry); ok {
+				if en.Chunk > 0 && string(en.Key) != c.openKey {
+					return fmt.Errorf("chunk %d of %q after a record of %q", en.Chunk, en.Key, c.openKey)
+				}
+				c.openKey = string(en.Key)
+			}
 			if err := c.app.Record(e.Record); err != nil {
 				return err
 			}
@@ -248,6 +257,15 @@ func TestCluster(t *testing.T) {
 	defer cancel()
 	w := &clustertest.Workload{Seed: 10}
 	require.NoError(t, w.Run(ctx, cc, 1500))
+	// Big keys: their snapshot records come in chunks, which the merged
+	// stream keeps together.
+	for i := range 6 {
+		vals := make([]any, 3000)
+		for j := range vals {
+			vals[j] = j
+		}
+		require.NoError(t, cc.RPush(ctx, "big:"+strconv.Itoa(i), vals...).Err())
+	}
 
 	target := redistest.Start(t, redistest.Options{})
 	tc := target.Client()

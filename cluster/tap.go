@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
 
@@ -115,6 +116,8 @@ type Tap struct {
 	gateKeys  int64
 	gateBytes int64
 	synced    bool // the first Sync was delivered
+	sticky    *shard  // in the middle of a snapshot key's chunks
+	deferred  []*item // events of other shards meanwhile
 	barrier   *barrier
 }
 
@@ -328,6 +331,12 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 		if t.err != nil {
 			return nil, t.err
 		}
+		if t.sticky == nil && len(t.deferred) > 0 {
+			it := t.deferred[0]
+			t.deferred = t.deferred[1:]
+			t.accept(it)
+			continue
+		}
 		var tc <-chan time.Time
 		if len(t.held) > 0 {
 			if tick == nil {
@@ -393,6 +402,11 @@ func (t *Tap) accept(it *item) {
 	if !live {
 		return
 	}
+	if t.sticky != nil && t.sticky != sh && it.err == nil {
+		// A key's chunks go out together: the others wait.
+		t.deferred = append(t.deferred, it)
+		return
+	}
 	sh.cur = it
 	if it.err != nil {
 		t.err = &Error{Shard: sh.id, Addr: sh.getAddr(), Op: "stream", Err: it.err}
@@ -416,6 +430,14 @@ func (t *Tap) accept(it *item) {
 		return
 	}
 	t.recheck(time.Now())
+}
+
+// unstick ends sh's run of chunks, and takes the events that waited.
+func (t *Tap) unstick(sh *shard) {
+	if t.sticky != sh {
+		return
+	}
+	t.sticky = nil // Next takes the deferred events
 }
 
 // recheck steps the held events until none moves.
@@ -444,6 +466,7 @@ func (t *Tap) step(it *item, now time.Time) bool {
 	sh := it.sh
 	switch e := it.ev.(type) {
 	case *replica.Sync:
+		t.unstick(sh)
 		if e.Mode == replica.SyncFull {
 			t.dropMoveIns(sh)
 			if !(t.gate && sh.gated) {
@@ -479,6 +502,11 @@ func (t *Tap) step(it *item, now time.Time) bool {
 		t.consume(it, false)
 		return true
 	case *replica.SnapshotRecord:
+		if en, ok := e.Record.(*rdb.Entry); ok && !en.Last {
+			t.sticky = sh
+		} else {
+			t.unstick(sh)
+		}
 		t.enqueue(it, e, Origin{Shard: sh.id, Addr: sh.getAddr()}, t.merged)
 		return true
 	case *replica.SnapshotDone:
@@ -509,6 +537,7 @@ func (t *Tap) step(it *item, now time.Time) bool {
 		t.consume(it, false)
 		return true
 	case *replica.Disconnected:
+		t.unstick(sh)
 		t.enqueue(it, e, Origin{Shard: sh.id, Addr: e.Addr}, t.merged)
 		return true
 	case *replica.Transaction:

@@ -241,6 +241,7 @@ func (t *Tap) applyTopology(infos []ShardInfo) {
 		t.st.ShardsRemoved++
 		t.mu.Unlock()
 		t.dropMoveIns(sh)
+		t.unstick(sh)
 		sh.cur = nil
 		t.wg.Add(1)
 		go func() {
