@@ -204,10 +204,10 @@ func fenceKeys(t *testing.T, ctx context.Context, cc *redis.ClusterClient, prima
 
 // settle writes a fence on every shard, waits until the consumer has
 // replayed all of them, and compares the replay with the cluster.
-func settle(t *testing.T, ctx context.Context, cl *clustertest.Cluster, cc *redis.ClusterClient, c *consumer, target *redis.Client, round int) {
+func settle(t *testing.T, ctx context.Context, cl *clustertest.Cluster, c *consumer, target *redis.Client, round int) {
 	t.Helper()
 	t0 := time.Now()
-	cc = cl.Client()
+	cc := cl.Client()
 	keys := fenceKeys(t, ctx, cc, len(cl.Primaries()))
 	t.Logf("fence keys in %v", time.Since(t0))
 	val := fmt.Sprintf("round-%d", round)
@@ -297,7 +297,7 @@ func TestCluster(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		wr.stop(t)
 		round++
-		settle(t, ctx, cl, cc, c, tc, round)
+		settle(t, ctx, cl, c, tc, round)
 		require.Equal(t, []replica.SyncMode{replica.SyncFull}, c.syncs)
 		require.EqualValues(t, 3, fullSyncs(tap))
 	})
@@ -315,7 +315,7 @@ func TestCluster(t *testing.T) {
 		wr.stop(t)
 		t.Logf("writer stopped in %v", time.Since(t0))
 		round++
-		settle(t, ctx, cl, cc, c, tc, round)
+		settle(t, ctx, cl, c, tc, round)
 		t.Logf("settled in %v", time.Since(t0))
 		st := tap.Stats()
 		require.EqualValues(t, 3, fullSyncs(tap), "a shard was fully resynchronised")
@@ -340,7 +340,7 @@ func TestCluster(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		wr.stop(t)
 		round++
-		settle(t, ctx, cl, cc, c, tc, round)
+		settle(t, ctx, cl, c, tc, round)
 		require.EqualValues(t, 3, fullSyncs(tap), "a shard was fully resynchronised")
 		require.Greater(t, tap.Stats().Redirects, before)
 	})
@@ -354,7 +354,7 @@ func TestCluster(t *testing.T) {
 		wr.stop(t)
 		cl.WaitHealthy()
 		round++
-		settle(t, ctx, cl, cc, c, tc, round)
+		settle(t, ctx, cl, c, tc, round)
 		st := tap.Stats()
 		t.Logf("moves %d, unpaired %d, barriers %d (timeouts %d)", st.Moves, st.UnpairedMoves, st.Barriers, st.BarrierTimeouts)
 		require.Positive(t, st.Moves)
@@ -386,7 +386,7 @@ func TestCluster(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		wr.stop(t)
 		round++
-		settle(t, ctx, cl, cc, c, tc, round)
+		settle(t, ctx, cl, c, tc, round)
 		require.Equal(t, []replica.SyncMode{replica.SyncContinue}, c.syncs)
 		for id, s := range tap2.Stats().PerShard {
 			require.Zero(t, s.FullSyncs, "shard %s", id)

@@ -115,7 +115,7 @@ type Tap struct {
 	gateHeld  []*item
 	gateKeys  int64
 	gateBytes int64
-	synced    bool // the first Sync was delivered
+	synced    bool    // the first Sync was delivered
 	sticky    *shard  // in the middle of a snapshot key's chunks
 	deferred  []*item // events of other shards meanwhile
 	barrier   *barrier

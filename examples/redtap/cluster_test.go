@@ -110,9 +110,9 @@ func TestTapClusterKillResume(t *testing.T) {
 	require.NoError(t, w.Run(ctx, cc, 200))
 	require.NoError(t, sw.Write(ctx, sc, 200))
 	last := sw.Last()
-	lines2 := waitLines(t, ctx, p2.out, "last write", hasSeq(t, key, last))
+	waitLines(t, ctx, p2.out, "last write", hasSeq(t, key, last))
 	require.NoError(t, p2.signal(t, syscall.SIGTERM), "stderr: %s", p2.stderr.String())
-	lines2 = readTapLines(t, p2.out)
+	lines2 := readTapLines(t, p2.out)
 
 	require.Equal(t, "sync", lines2[0].Kind)
 	require.Equal(t, "continue", lines2[0].Mode, "resumed with +CONTINUE")
