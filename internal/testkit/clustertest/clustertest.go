@@ -23,7 +23,8 @@ import (
 
 // Options configure Start.
 type Options struct {
-	// Primaries and ReplicasPer give the shape (defaults 3 and 1).
+	// Primaries and ReplicasPer give the shape (defaults 3 and 1; a
+	// negative ReplicasPer for none).
 	Primaries   int
 	ReplicasPer int
 	// NodeTimeout is cluster-node-timeout (default 1000ms): how soon a
@@ -50,6 +51,7 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.ReplicasPer == 0 {
 		o.ReplicasPer = 1
 	}
+	o.ReplicasPer = max(o.ReplicasPer, 0)
 	if o.NodeTimeout == 0 {
 		o.NodeTimeout = time.Second
 	}
