@@ -40,12 +40,7 @@ func runTapCluster(ctx context.Context, o *tapOptions, stdout, stderr io.Writer)
 	if err != nil {
 		return fail(err)
 	}
-	cfg := cluster.Config{Replica: rcfg, Moves: cluster.MovesMark}
-	for _, a := range strings.Split(o.addr, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			cfg.Addrs = append(cfg.Addrs, a)
-		}
-	}
+	cfg := cluster.Config{Replica: rcfg, Moves: cluster.MovesMark, Addrs: seedAddrs(o.addr)}
 	if o.format == formatRESP {
 		cfg.Moves = cluster.MovesHide
 	}
@@ -256,4 +251,21 @@ func (s *shardTagger) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// seedAddrs splits --addr's comma list.
+func seedAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// dialCluster is the source of watch --cluster: the merged stream, slot
+// moves hidden (a moved key does not change).
+func dialCluster(ctx context.Context, o *tapOptions, rcfg replica.Config) (*cluster.Tap, error) {
+	return cluster.Dial(ctx, cluster.Config{Addrs: seedAddrs(o.addr), Replica: rcfg})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/redtap/redtap/cluster"
 	"github.com/redtap/redtap/internal/testkit/clustertest"
 	"github.com/redtap/redtap/internal/testkit/oracle"
+	"github.com/redtap/redtap/internal/testkit/redistest"
+	"github.com/redtap/redtap/internal/testkit/syncbuf"
 )
 
 // clusterLine is what tap --cluster adds to a record.
@@ -136,4 +139,46 @@ func TestTapClusterKillResume(t *testing.T) {
 	t.Logf("checkpoint %d: %d writes before it; second run %d writes; moves: %d DEL records, %d RESTORE-ASKING records", saved.Offset, len(before), len(after), outs, ins)
 	require.Positive(t, ins, "the reshard's RESTORE-ASKINGs are marked")
 	require.Positive(t, outs, "the reshard's DELs are marked")
+}
+
+// TestWatchCluster: `redtap watch --cluster` runs the monitor on the merged
+// stream of every shard: writes to keys of all three shards show up, and a
+// reshard of those keys shows no delete.
+func TestWatchCluster(t *testing.T) {
+	ctx := tapTestCtx(t)
+	cl := clustertest.Start(t, clustertest.Options{})
+	cc := cl.Client()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stdout, stderr syncbuf.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runWatch(wctx, []string{"--cluster", "--addr", strings.Join(cl.Seeds(), ","), "--match", "user:*"}, nil, &stdout, &stderr)
+	}()
+	redistest.WaitFor(t, 30*time.Second, "watch started", func() bool { return strings.Contains(stdout.String(), "snapshot") })
+	keys := map[string]bool{}
+	for i := range 30 {
+		k := "user:" + strconv.Itoa(i)
+		require.NoError(t, cc.Set(ctx, k, i, 0).Err())
+		n, err := cc.MasterForKey(ctx, k)
+		require.NoError(t, err)
+		keys[n.Options().Addr] = true
+	}
+	require.Len(t, keys, 3, "the keys are on every shard")
+	redistest.WaitFor(t, 30*time.Second, "every key watched", func() bool {
+		out := stdout.String()
+		for i := range 30 {
+			if !strings.Contains(out, " user:"+strconv.Itoa(i)+" set ") {
+				return false
+			}
+		}
+		return true
+	})
+	p := cl.Primaries()
+	cl.Reshard(p[0].Addr, p[0].ID, p[1].ID, 5461)
+	require.NoError(t, cc.Set(ctx, "user:after", 1, 0).Err())
+	redistest.WaitFor(t, 30*time.Second, "write after the reshard", func() bool { return strings.Contains(stdout.String(), " user:after set ") })
+	cancel()
+	require.Equal(t, exitOK, <-done, "stderr: %s", stderr.String())
+	require.NotContains(t, stdout.String(), " del", "a moved key showed as deleted:\n%s", stdout.String())
 }
