@@ -264,8 +264,8 @@ func seedAddrs(s string) []string {
 	return out
 }
 
-// dialCluster is the source of watch --cluster: the merged stream, slot
+// dialCluster is the source of watch and serve --cluster: the merged stream, slot
 // moves hidden (a moved key does not change).
-func dialCluster(ctx context.Context, o *tapOptions, rcfg replica.Config) (*cluster.Tap, error) {
-	return cluster.Dial(ctx, cluster.Config{Addrs: seedAddrs(o.addr), Replica: rcfg})
+func dialCluster(ctx context.Context, addr string, rcfg replica.Config) (*cluster.Tap, error) {
+	return cluster.Dial(ctx, cluster.Config{Addrs: seedAddrs(addr), Replica: rcfg})
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/redtap/redtap/cluster"
@@ -181,4 +184,73 @@ func TestWatchCluster(t *testing.T) {
 	cancel()
 	require.Equal(t, exitOK, <-done, "stderr: %s", stderr.String())
 	require.NotContains(t, stdout.String(), " del", "a moved key showed as deleted:\n%s", stdout.String())
+}
+
+// TestServeCluster: `redtap serve --cluster` builds its windows from the
+// snapshots of every shard, then follows writes on any of them.
+func TestServeCluster(t *testing.T) {
+	cl := clustertest.Start(t, clustertest.Options{ReplicasPer: -1})
+	cc := cl.Client()
+	ctx := context.Background()
+	shards := map[string]bool{}
+	for i := range 12 {
+		k := "cpu:" + strconv.Itoa(i)
+		require.NoError(t, cc.ZAdd(ctx, k, redis.Z{Score: 1, Member: "10"}).Err())
+		n, err := cc.MasterForKey(ctx, k)
+		require.NoError(t, err)
+		shards[n.Options().Addr] = true
+	}
+	require.Len(t, shards, 3)
+	url := startServe(t, strings.Join(cl.Seeds(), ","), "--cluster", "--match", "cpu:*")
+
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url+"/events", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	next := func() (event, data string) {
+		t.Helper()
+		for {
+			line, err := br.ReadString('\n')
+			require.NoError(t, err)
+			line = strings.TrimSuffix(line, "\n")
+			switch {
+			case line == "" && event != "":
+				return
+			case strings.HasPrefix(line, "event: "):
+				event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				data = line[6:]
+			}
+		}
+	}
+	event, data := next()
+	require.Equal(t, "updates", event)
+	var up struct {
+		Windows []struct {
+			Key string `json:"key"`
+		} `json:"windows"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(data), &up), data)
+	require.Len(t, up.Windows, 12, "every shard's keys")
+	for i := range 12 {
+		require.NoError(t, cc.ZAdd(ctx, "cpu:"+strconv.Itoa(i), redis.Z{Score: 2, Member: "20"}).Err())
+	}
+	seen := map[string]bool{}
+	for len(seen) < 12 {
+		event, data = next()
+		require.Equal(t, "dUpdates", event)
+		var d struct {
+			Deltas []struct {
+				Key string `json:"key"`
+			} `json:"deltas"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(data), &d), data)
+		for _, x := range d.Deltas {
+			seen[x.Key] = true
+		}
+	}
 }

@@ -72,7 +72,7 @@ func runWatch(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		Close() error
 	}
 	if o.cluster {
-		r, err = dialCluster(ctx, o, cfg)
+		r, err = dialCluster(ctx, o.addr, cfg)
 	} else {
 		r, err = replica.Dial(ctx, cfg)
 	}
