@@ -125,7 +125,7 @@ type NodeInfo struct {
 	Slots    int    // slots served (primaries)
 }
 
-// Nodes returns CLUSTER NODES as seen by the first live node.
+// Topology returns CLUSTER NODES as seen by the first live node.
 func (c *Cluster) Topology() []NodeInfo {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -4,7 +4,6 @@ import (
 	"os/exec"
 	"strconv"
 	"testing"
-	"time"
 )
 
 func TestStart(t *testing.T) {
@@ -16,5 +15,4 @@ func TestStart(t *testing.T) {
 		out, _ := exec.Command(c.cli, "-p", strconv.Itoa(c.Nodes[0].Port), "cluster", "shards").CombinedOutput()
 		t.Logf("%s", out)
 	}
-	_ = time.Second
 }
