@@ -656,3 +656,7 @@ func execDB(tx *replica.Transaction) int {
 	}
 	return tx.DB
 }
+
+// AppendString appends s, which must be valid UTF-8 (an id, a name), as a
+// quoted JSON string.
+func AppendString(b []byte, s string) []byte { return appendQuoted(b, s) }

@@ -65,7 +65,10 @@ func runServeRESP(ctx context.Context, o *serveOptions, stdout, stderr io.Writer
 	// One tap: the HTTP face's (with its snapshot), or one of our own.
 	var m *monitor.Monitor
 	var ts *tapServer
-	var r *replica.Replica
+	var r interface {
+		monitor.Source
+		Close() error
+	} // a *replica.Replica, or a *cluster.Tap with --cluster
 	if o.withHTTP {
 		if ts, err = startTapServer(ctx, o); err != nil {
 			if ctx.Err() != nil {
@@ -92,7 +95,12 @@ func runServeRESP(ctx context.Context, o *serveOptions, stdout, stderr io.Writer
 				return slices.ContainsFunc(pats, func(p []byte) bool { return glob.Match(p, key) })
 			})}
 		}
-		if r, err = replica.Dial(ctx, cfg); err != nil {
+		if o.cluster {
+			r, err = dialCluster(ctx, o.addr, cfg)
+		} else {
+			r, err = replica.Dial(ctx, cfg)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return exitOK
 			}

@@ -29,6 +29,7 @@ type serveOptions struct {
 	window   int
 	interval time.Duration
 	listen   string
+	cluster  bool
 	respOptions
 }
 
@@ -53,6 +54,7 @@ func parseServeArgs(args []string, stderr io.Writer) (*serveOptions, error) {
 	fs.IntVar(&o.window, "window", assembler.DefaultLimit, "entries per key shown: the newest N of a sorted set or stream, the last N of a list, the first N fields or members of a hash or set")
 	fs.DurationVar(&o.interval, "interval", assembler.DefaultInterval, "how often changes are sent, coalesced (`D`); 0 sends each change at once")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP address to serve the page, /events (SSE) and /ws (WebSocket) on")
+	fs.BoolVar(&o.cluster, "cluster", false, "serve every shard of a Redis Cluster: --addr is a comma list of seed nodes")
 	o.registerResp(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap serve --addr HOST:PORT [--match PATTERN ...] [flags]\n\n"+
@@ -99,7 +101,10 @@ var serveFiles embed.FS
 
 // tapServer is what serve runs: replica -> monitor -> assembler -> hub.
 type tapServer struct {
-	r   *replica.Replica
+	r interface {
+		monitor.Source
+		Close() error
+	} // a *replica.Replica, or a *cluster.Tap with --cluster
 	m   *monitor.Monitor
 	hub *live.Hub
 	mux *http.ServeMux
@@ -128,7 +133,12 @@ func startTapServer(ctx context.Context, o *serveOptions) (*tapServer, error) {
 		return nil, err
 	}
 	s := &tapServer{}
-	if s.r, err = replica.Dial(ctx, cfg); err != nil {
+	if o.cluster {
+		s.r, err = dialCluster(ctx, o.addr, cfg)
+	} else {
+		s.r, err = replica.Dial(ctx, cfg)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if s.m, err = monitor.New(s.r); err != nil {

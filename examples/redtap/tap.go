@@ -89,6 +89,7 @@ type tapOptions struct {
 	snapshot   string
 	format     string
 	chunk      int
+	cluster    bool
 }
 
 // Intervals of the tap's background work.
@@ -108,6 +109,7 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	fs.StringVar(&o.snapshot, "snapshot", "full", "what to do with the snapshot: full (write it), skip (stream only) or only (snapshot, then exit)")
 	fs.StringVar(&o.format, "format", formatJSONL, "output format: jsonl, resp (for redis-cli --pipe) or none")
 	fs.IntVar(&o.chunk, "chunk", 0, "elements per chunk of a large key (default: the decoder's, 1024)")
+	fs.BoolVar(&o.cluster, "cluster", false, clusterUsage)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap tap --addr HOST:PORT [flags]\n\n"+
 			"Connects to a Redis master as a replica and writes its snapshot and every\n"+
@@ -198,6 +200,9 @@ func runTap(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	o, err := parseTapArgs(args, stderr)
 	if err != nil {
 		return usageExit(err)
+	}
+	if o.cluster {
+		return runTapCluster(ctx, o, stdout, stderr)
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "redtap: tap %s: %v\n", o.addr, err)

@@ -27,6 +27,7 @@ func parseWatchArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 	fs.SetOutput(stderr)
 	o.register(fs)
 	o.registerSelect(fs)
+	fs.BoolVar(&o.cluster, "cluster", false, "watch every shard of a Redis Cluster: --addr is a comma list of seed nodes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: redtap watch --addr HOST:PORT [--match PATTERN ...] [--db N] [flags]\n\n"+
 			"Connects to a Redis master as a replica and prints one line per key change,\n"+
@@ -66,7 +67,15 @@ func runWatch(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return fail(err)
 	}
-	r, err := replica.Dial(ctx, cfg)
+	var r interface {
+		monitor.Source
+		Close() error
+	}
+	if o.cluster {
+		r, err = dialCluster(ctx, o.addr, cfg)
+	} else {
+		r, err = replica.Dial(ctx, cfg)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitOK
