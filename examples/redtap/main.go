@@ -30,6 +30,11 @@
 // with notify-keyspace-events KEA, and REDTAP.SUBSCRIBE ... FROM <replid>
 // <offset> to resume without loss. Without --listen it serves only that.
 //
+// tap, watch and serve take --cluster: --addr is then a comma list of seed
+// nodes of a Redis Cluster, and the tap follows every shard (package
+// cluster) through failovers and slot migrations; tap's JSON lines carry
+// "shard" (and "move" for the two halves of a key's migration).
+//
 // Keys are written as they are decoded, chunk by chunk: no key is ever held
 // whole. Filters (--db, --match, --type) skip other keys without decoding
 // them. Exit status: 0 on success (also when the reader of stdout went
