@@ -250,17 +250,8 @@ func (s *Sink) broadcast() {
 
 // Send publishes m (see publish.Sink).
 func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
-	e := &entry{seq: m.Seq, id: m.ID.String()}
 	// The copy, outside the lock the acker needs.
-	e.msg = &nats.Msg{Subject: string(m.Subject), Data: append([]byte(nil), m.Body...), Header: make(nats.Header, 9)}
-	m.AppendHeaders(func(name string, v []byte) { e.msg.Header[name] = []string{string(v)} })
-	if m.ID.ReplID != "" {
-		e.msg.Header[jetstream.MsgIDHeader] = []string{e.id}
-	} else {
-		// A master without PSYNC (SYNC): offsets start from 0 in every
-		// session, so ids repeat and must not be deduplicated on.
-		e.id = ""
-	}
+	e := newEntry(m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -297,6 +288,22 @@ func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 	}
 	s.broadcast()
 	return nil
+}
+
+// newEntry returns the entry of m: a copy of its subject, body and
+// headers as a nats.Msg, and its id.
+func newEntry(m *publish.Message) *entry {
+	e := &entry{seq: m.Seq, id: m.ID.String()}
+	e.msg = &nats.Msg{Subject: string(m.Subject), Data: append([]byte(nil), m.Body...), Header: make(nats.Header, 9)}
+	m.AppendHeaders(func(name string, v []byte) { e.msg.Header[name] = []string{string(v)} })
+	if m.ID.ReplID != "" {
+		e.msg.Header[jetstream.MsgIDHeader] = []string{e.id}
+	} else {
+		// A master without PSYNC (SYNC): offsets start from 0 in every
+		// session, so ids repeat and must not be deduplicated on.
+		e.id = ""
+	}
+	return e
 }
 
 // storedAlready reports whether the stream's last message at start, last,
