@@ -67,6 +67,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,21 +109,23 @@ type Message struct {
 	Batch, BatchLen int
 	// Body is one JSON record, ending with a newline (package jsonl).
 	Body []byte
+
+	hdr [64]byte // AppendHeaders' scratch: a local array would escape to f
 }
 
 // AppendHeaders calls f with each of the Header* headers of m (the value
 // is valid only during the call).
 func (m *Message) AppendHeaders(f func(name string, value []byte)) {
-	var b [64]byte
+	b := &m.hdr
 	f(HeaderReplID, append(b[:0], m.ID.ReplID...))
-	f(HeaderOffset, fmt.Appendf(b[:0], "%d", m.ID.Offset))
-	f(HeaderIndex, fmt.Appendf(b[:0], "%d", m.ID.Index))
+	f(HeaderOffset, strconv.AppendInt(b[:0], m.ID.Offset, 10))
+	f(HeaderIndex, strconv.AppendUint(b[:0], m.ID.Index, 10))
 	f(HeaderKind, append(b[:0], m.Kind.String()...))
-	f(HeaderDB, fmt.Appendf(b[:0], "%d", m.DB))
+	f(HeaderDB, strconv.AppendInt(b[:0], int64(m.DB), 10))
 	if m.Tx {
 		f(HeaderTx, append(b[:0], '1'))
 	}
-	f(HeaderBatch, fmt.Appendf(b[:0], "%d/%d", m.Batch, m.BatchLen))
+	f(HeaderBatch, strconv.AppendInt(append(strconv.AppendInt(b[:0], int64(m.Batch), 10), '/'), int64(m.BatchLen), 10))
 }
 
 // Sink is a broker's side of a Publisher: publish/jetstream and
@@ -321,7 +324,8 @@ func (p *Publisher) commitAcked() {
 		pos = p.pending[n].pos
 		n++
 	}
-	p.pending = p.pending[n:]
+	// Slide the rest to the front: appends reuse the array.
+	p.pending = p.pending[:copy(p.pending, p.pending[n:])]
 	if n > 0 {
 		p.committed = pos
 	}

@@ -122,7 +122,15 @@ type entry struct {
 	msg  *nats.Msg
 	fut  jetstream.PubAckFuture // nil: not published (yet, or it failed at once)
 	done bool                   // stored already: skipped
+	// last holds the value of msg's Nats-Expected-Last-Msg-Id header
+	// (len 1); recover gives a fresh message a fresh one.
+	last []string
+	m    nats.Msg // msg's first value, allocated with the entry
 }
+
+// entryHeaders bounds the headers of an entry: the Header* headers of
+// package publish (7), Nats-Msg-Id and Nats-Expected-Last-Msg-Id.
+const entryHeaders = 9
 
 // Sink is a publish.Sink for a JetStream stream.
 type Sink struct {
@@ -130,8 +138,10 @@ type Sink struct {
 	js  jetstream.JetStream
 	cfg Config
 
+	pubOpts []jetstream.PublishOpt
+
 	mu         sync.Mutex
-	changed    chan struct{} // closed and replaced on every change of the state below
+	changed    chan struct{} // nil, or closed and cleared on the next change of the state below (see wait)
 	q          []*entry      // sent, not acknowledged, in order
 	lastID     string        // the id the next message names as its predecessor
 	stored     publish.ID    // the stream's last message at start; zero once something new is published
@@ -173,7 +183,8 @@ func NewSink(ctx context.Context, nc *nats.Conn, cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, &Error{Op: "connect", Stream: cfg.Stream, Err: err}
 	}
-	s := &Sink{nc: nc, js: js, cfg: cfg, changed: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Sink{nc: nc, js: js, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
+	s.pubOpts = []jetstream.PublishOpt{jetstream.WithRetryAttempts(0)}
 	var last string
 	err = retry(ctx, cfg.MinBackoff, cfg.MaxBackoff, cfg.Logger, func() error {
 		actx, cancel := context.WithTimeout(ctx, cfg.AckTimeout)
@@ -244,23 +255,26 @@ func (s *Sink) apiErr(op string, err error) error { return apiErr(s.cfg.Stream, 
 
 // broadcast wakes whoever waits for a change; s.mu is held.
 func (s *Sink) broadcast() {
-	close(s.changed)
-	s.changed = make(chan struct{})
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// wait returns a channel that broadcast closes on the next change; s.mu
+// is held. The channel is made only when someone waits: most changes
+// (a message sent, one acknowledged) wake no one.
+func (s *Sink) wait() <-chan struct{} {
+	if s.changed == nil {
+		s.changed = make(chan struct{})
+	}
+	return s.changed
 }
 
 // Send publishes m (see publish.Sink).
 func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
-	e := &entry{seq: m.Seq, id: m.ID.String()}
 	// The copy, outside the lock the acker needs.
-	e.msg = &nats.Msg{Subject: string(m.Subject), Data: append([]byte(nil), m.Body...), Header: make(nats.Header, 9)}
-	m.AppendHeaders(func(name string, v []byte) { e.msg.Header[name] = []string{string(v)} })
-	if m.ID.ReplID != "" {
-		e.msg.Header[jetstream.MsgIDHeader] = []string{e.id}
-	} else {
-		// A master without PSYNC (SYNC): offsets start from 0 in every
-		// session, so ids repeat and must not be deduplicated on.
-		e.id = ""
-	}
+	e := newEntry(m)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -273,7 +287,7 @@ func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 		if !s.recovering && len(s.q) < s.cfg.MaxPending {
 			break
 		}
-		ch := s.changed
+		ch := s.wait()
 		s.mu.Unlock()
 		select {
 		case <-ch:
@@ -297,6 +311,62 @@ func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 	}
 	s.broadcast()
 	return nil
+}
+
+// newEntry returns the entry of m: a copy of its subject, body and
+// headers as a nats.Msg, and its id.
+//
+// It makes few allocations, for it runs for every message: the entry with
+// its nats.Msg, one string holding the subject, the id and the header
+// values, one array of header values, the header map and the body's copy.
+func newEntry(m *publish.Message) *entry {
+	type hdr struct {
+		name     string
+		from, to int // the value in text
+	}
+	var (
+		hdrs [entryHeaders - 2]hdr
+		nh   int
+		buf  [512]byte
+	)
+	// text: the subject, the id, the header values
+	text := append(buf[:0], m.Subject...)
+	idFrom := len(text)
+	text = m.ID.Append(text)
+	idTo := len(text)
+	m.AppendHeaders(func(name string, v []byte) {
+		if nh < len(hdrs) {
+			hdrs[nh] = hdr{name, len(text), len(text) + len(v)}
+			nh++
+			text = append(text, v...)
+		}
+	})
+	str := string(text)
+
+	// The exact size: a map of up to 8 entries is much cheaper to make
+	// than one sized for 9 (a message outside a transaction has 8).
+	size := nh + 1 // and Nats-Expected-Last-Msg-Id
+	if m.ID.ReplID != "" {
+		size++ // Nats-Msg-Id
+	}
+	e := &entry{seq: m.Seq, id: str[idFrom:idTo]}
+	e.m = nats.Msg{Subject: str[:idFrom], Data: append([]byte(nil), m.Body...), Header: make(nats.Header, size)}
+	e.msg = &e.m
+	vals := make([]string, entryHeaders)
+	for i, h := range hdrs[:nh] {
+		vals[i] = str[h.from:h.to]
+		e.m.Header[h.name] = vals[i : i+1 : i+1]
+	}
+	e.last = vals[entryHeaders-1 : entryHeaders : entryHeaders]
+	if m.ID.ReplID != "" {
+		vals[entryHeaders-2] = e.id
+		e.m.Header[jetstream.MsgIDHeader] = vals[entryHeaders-2 : entryHeaders-1 : entryHeaders-1]
+	} else {
+		// A master without PSYNC (SYNC): offsets start from 0 in every
+		// session, so ids repeat and must not be deduplicated on.
+		e.id = ""
+	}
+	return e
 }
 
 // storedAlready reports whether the stream's last message at start, last,
@@ -327,11 +397,12 @@ func storedAlready(last publish.ID, m *publish.Message) bool {
 // e.fut nil, for the acker to retry.
 func (s *Sink) publishLocked(e *entry) {
 	if s.lastID != "" {
-		e.msg.Header[jetstream.ExpectedLastMsgIDHeader] = []string{s.lastID}
+		e.last[0] = s.lastID
+		e.msg.Header[jetstream.ExpectedLastMsgIDHeader] = e.last
 	} else {
 		delete(e.msg.Header, jetstream.ExpectedLastMsgIDHeader)
 	}
-	fut, err := s.js.PublishMsgAsync(e.msg, jetstream.WithRetryAttempts(0))
+	fut, err := s.js.PublishMsgAsync(e.msg, s.pubOpts...)
 	if err != nil {
 		s.log("publish failed", "id", e.id, "err", err)
 		return
@@ -353,7 +424,7 @@ func (s *Sink) acker() {
 			s.broadcast()
 		}
 		if len(s.q) == 0 || s.recovering {
-			ch := s.changed
+			ch := s.wait()
 			s.mu.Unlock()
 			select {
 			case <-ch:
@@ -475,6 +546,7 @@ func (s *Sink) recover(head *entry, cause error, backoff time.Duration) bool {
 				}
 				// a fresh message: nats.go may still hold the old one
 				e.msg = &nats.Msg{Subject: e.msg.Subject, Data: e.msg.Data, Header: cloneHeader(e.msg.Header)}
+				e.last = make([]string, 1)
 				s.publishLocked(e)
 				if e.fut == nil {
 					break
@@ -504,7 +576,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 		if s.closed {
 			return ErrClosed
 		}
-		ch := s.changed
+		ch := s.wait()
 		s.mu.Unlock()
 		select {
 		case <-ch:

@@ -303,9 +303,13 @@ func (s *Sink) Send(ctx context.Context, m *publish.Message) error {
 	s.mu.Unlock()
 
 	id := m.ID.String()
-	var hdrs []kgo.RecordHeader
+	// The headers' values share one array.
+	hdrs := make([]kgo.RecordHeader, 0, 7)
+	vals := make([]byte, 0, 128)
 	m.AppendHeaders(func(name string, v []byte) {
-		hdrs = append(hdrs, kgo.RecordHeader{Key: name, Value: append([]byte(nil), v...)})
+		from := len(vals)
+		vals = append(vals, v...)
+		hdrs = append(hdrs, kgo.RecordHeader{Key: name, Value: vals[from:len(vals):len(vals)]})
 	})
 	value := append([]byte(nil), m.Body...)
 	var key []byte
