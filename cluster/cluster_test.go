@@ -225,6 +225,12 @@ func settle(t *testing.T, ctx context.Context, cl *clustertest.Cluster, c *consu
 		if ok {
 			break
 		}
+		select {
+		case err := <-c.done:
+			c.done <- err // for stop
+			t.Fatalf("the consumer stopped: %v", err)
+		default:
+		}
 		if time.Now().After(deadline) {
 			st := c.tap.Stats()
 			t.Fatalf("fences not replayed after 30s: %+v; %s", st, c.tap.Debug())
@@ -251,7 +257,11 @@ func fullSyncs(tap *cluster.Tap) int64 {
 // one empty server equals the cluster, and no shard was fully resynced
 // after the start.
 func TestCluster(t *testing.T) {
-	cl := clustertest.Start(t, clustertest.Options{})
+	redistest.ForEachServer(t, testCluster)
+}
+
+func testCluster(t *testing.T, k redistest.Kind) {
+	cl := clustertest.Start(t, clustertest.Options{Kind: &k})
 	cc := cl.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -267,7 +277,7 @@ func TestCluster(t *testing.T) {
 		require.NoError(t, cc.RPush(ctx, "big:"+strconv.Itoa(i), vals...).Err())
 	}
 
-	target := redistest.Start(t, redistest.Options{})
+	target := redistest.Start(t, k.Options(redistest.Options{}))
 	tc := target.Client()
 	app, err := oracle.NewApplier(ctx, target.Addr, oracle.ApplierOptions{})
 	require.NoError(t, err)

@@ -561,13 +561,24 @@ func (t *Tap) waitMoveIns(sh *shard, now time.Time) bool {
 	if sh.moveIns == 0 {
 		return false
 	}
-	oldest := now
+	oldest, n := now, 0
 	for _, l := range t.pending {
 		for _, mi := range l {
-			if mi.sh == sh && mi.at.Before(oldest) {
-				oldest = mi.at
+			if mi.sh == sh {
+				n++
+				if mi.at.Before(oldest) {
+					oldest = mi.at
+				}
 			}
 		}
+	}
+	if n == 0 {
+		// Nothing of sh waits any more: the count is stale.
+		if n != sh.moveIns {
+			t.log.Warn("cluster: move-in count without moves", "shard", sh.id, "count", sh.moveIns)
+		}
+		sh.moveIns = 0
+		return false
 	}
 	if now.Sub(oldest) < t.cfg.MoveWait {
 		return true
@@ -662,6 +673,13 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 	if t.waitMoveIns(sh, now) {
 		return false
 	}
+	if isClusterCommand(e.Args) {
+		// Cluster bookkeeping (Valkey 8 replicates CLUSTER SETSLOT
+		// during a migration): no key changes, and no server outside
+		// the cluster would take it.
+		t.consume(it, false)
+		return true
+	}
 	if !isDel(e.Args) || t.numShards() < 2 {
 		t.deliver(it, MoveNone)
 		return true
@@ -739,6 +757,8 @@ func isMoveIn(args [][]byte) bool {
 	}
 	return false
 }
+
+func isClusterCommand(args [][]byte) bool { return len(args) > 0 && equalFold(args[0], "CLUSTER") }
 
 func isDel(args [][]byte) bool { return len(args) > 1 && equalFold(args[0], "DEL") }
 

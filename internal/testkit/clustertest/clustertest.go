@@ -32,6 +32,8 @@ type Options struct {
 	NodeTimeout time.Duration
 	// Args are extra configuration directives for every node.
 	Args []string
+	// Kind is the server of every node (default: redis-server on PATH).
+	Kind *redistest.Kind
 }
 
 // Cluster is a running cluster.
@@ -67,7 +69,11 @@ func Start(t testing.TB, o Options) *Cluster {
 	}, o.Args...)
 	addrs := make([]string, 0, n)
 	for range n {
-		s := redistest.Start(t, redistest.Options{Args: args})
+		so := redistest.Options{Args: args}
+		if o.Kind != nil {
+			so = o.Kind.Options(so)
+		}
+		s := redistest.Start(t, so)
 		c.Nodes = append(c.Nodes, s)
 		addrs = append(addrs, s.Addr)
 	}

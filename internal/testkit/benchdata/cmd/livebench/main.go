@@ -51,7 +51,7 @@ func main() {
 		dur       = flag.Duration("dur", 10*time.Second, "how long to write (or to hold the idle subscribers)")
 		warm      = flag.Duration("warmup", time.Second, "writes before measuring")
 		pid       = flag.Int("pid", 0, "the server's process id, for its CPU and memory")
-		timed     = flag.Int("timed", 100, "how many of the subscribers time every member (the others only read)")
+		timed     = flag.Int("timed", 10, "how many of the subscribers time every member (the others only read)")
 		label     = flag.String("label", "", "printed first on the result line")
 	)
 	flag.Parse()
@@ -91,7 +91,7 @@ func main() {
 	write(ctx, rc, *key, *rate, *warm, &seq)
 	r.from.Store(int64(seq))
 	r.measuring.Store(true)
-	cpu0 := procCPU(*pid)
+	cpu0, self0 := procCPU(*pid), procCPU(os.Getpid())
 	d0 := r.delivered.Load()
 	t0 := time.Now()
 	n0 := seq
@@ -107,7 +107,7 @@ func main() {
 		}
 	}
 	r.measuring.Store(false)
-	cpu := procCPU(*pid) - cpu0
+	cpu, self := procCPU(*pid)-cpu0, procCPU(os.Getpid())-self0
 	d := r.delivered.Load() - d0
 	rss := procRSS(*pid)
 	cancel()
@@ -132,6 +132,7 @@ func main() {
 	if *pid > 0 {
 		line += fmt.Sprintf(" server_cpu=%s cpu_per_1000=%s server_rss=%.1fMiB", ms(cpu), ms(cpu*1000/time.Duration(max(d, 1))), float64(rss)/(1<<20))
 	}
+	line += fmt.Sprintf(" clients_cpu=%s elapsed=%s", ms(self), ms(elapsed))
 	fmt.Println(strings.TrimSpace(line))
 }
 
