@@ -316,6 +316,9 @@ func testCluster(t *testing.T, k redistest.Kind) {
 		wr := startWriter(w, cc)
 		time.Sleep(300 * time.Millisecond)
 		victim := cl.Primaries()[0]
+		// Writes go on; the victim's replica has everything it
+		// acknowledged when it dies (else Redis itself loses writes).
+		cl.QuiesceForKill(victim.Addr)
 		cl.Node(victim.Addr).Kill()
 		t0 := time.Now()
 		cl.WaitHealthy()

@@ -266,6 +266,49 @@ func (c *Cluster) health(ctx context.Context) string {
 	return ""
 }
 
+// QuiesceForKill pauses the writes of the primary at addr (CLIENT PAUSE
+// WRITE) and waits until its replicas have all it wrote: a SIGKILL then
+// loses no acknowledged write. Redis replicates asynchronously, so a
+// primary killed while a replica lags takes those writes with it (the
+// cluster loses them, and a tap that had read them must resynchronise
+// that shard in full); this is for tests of the other case.
+func (c *Cluster) QuiesceForKill(addr string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := c.Node(addr)
+	pc := n.Client()
+	defer pc.Close()
+	if err := pc.Do(ctx, "CLIENT", "PAUSE", "30000", "WRITE").Err(); err != nil {
+		c.t.Fatalf("CLIENT PAUSE on %s: %v", addr, err)
+	}
+	for ctx.Err() == nil {
+		info, err := n.Info(ctx, "replication")
+		if err == nil && caughtUp(info) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("the replicas of %s did not catch up", addr)
+}
+
+// caughtUp reports whether every replica in a primary's INFO replication
+// has its master_repl_offset.
+func caughtUp(info map[string]string) bool {
+	off := info["master_repl_offset"]
+	n, _ := strconv.Atoi(info["connected_slaves"])
+	if off == "" || n == 0 {
+		return false
+	}
+	for i := range n {
+		r := info["slave"+strconv.Itoa(i)] + ","
+		if !strings.Contains(r, "state=online,") || !strings.Contains(r, ",offset="+off+",") {
+			return false
+		}
+	}
+	return true
+}
+
 // Failover runs CLUSTER FAILOVER on the replica at addr and waits until it
 // is a primary.
 func (c *Cluster) Failover(addr string) {
