@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -61,4 +63,24 @@ func (f *flushCommitter) run(ctx context.Context, interval time.Duration) {
 			_ = f.flush() // the error sticks: the next write or close reports it
 		}
 	}
+}
+
+// useCheckpoint makes cfg resume from the checkpoint file at path and save
+// it there, committing only what the command commits itself
+// (ManualCommit): what tap has flushed, what publish had acknowledged. It
+// reports whether there was a position to resume from.
+func useCheckpoint(ctx context.Context, cfg *replica.Config, path, cmd string, stderr io.Writer) (bool, error) {
+	cp, err := replica.NewFileCheckpointer(path)
+	if err != nil {
+		return false, err
+	}
+	if cfg.Start, err = cp.Load(ctx); err != nil {
+		return false, err
+	}
+	cfg.Checkpointer, cfg.ManualCommit, cfg.CheckpointInterval = cp, true, tapCheckpointInterval
+	if cfg.Start.IsZero() {
+		return false, nil
+	}
+	fmt.Fprintf(stderr, "redtap: %s: resuming from %v (%s)\n", cmd, cfg.Start, path)
+	return true, nil
 }

@@ -162,17 +162,9 @@ func runPublish(ctx context.Context, args []string, _ io.Reader, _, stderr io.Wr
 	sel := o.selection()
 	cfg.RDBOptions = snapshotOptions(sel)
 	if o.checkpoint != "" {
-		cp, err := replica.NewFileCheckpointer(o.checkpoint)
-		if err != nil {
-			return fail(err)
-		}
-		if cfg.Start, err = cp.Load(ctx); err != nil {
-			return fail(err)
-		}
 		// The publisher commits only what the broker acknowledged.
-		cfg.Checkpointer, cfg.ManualCommit, cfg.CheckpointInterval = cp, true, tapCheckpointInterval
-		if !cfg.Start.IsZero() {
-			fmt.Fprintf(stderr, "redtap: publish: resuming from %v (%s)\n", cfg.Start, o.checkpoint)
+		if _, err := useCheckpoint(ctx, &cfg, o.checkpoint, "publish", stderr); err != nil {
+			return fail(err)
 		}
 	}
 	sink, closeConn, err := o.sink(ctx, stderr, log)

@@ -217,17 +217,8 @@ func runTap(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if o.checkpoint != "" {
 		// The replica saves the checkpoint; the tap commits only what it
 		// has flushed to stdout.
-		cp, err := replica.NewFileCheckpointer(o.checkpoint)
-		if err != nil {
+		if wcfg.Resumed, err = useCheckpoint(ctx, &cfg, o.checkpoint, "tap", stderr); err != nil {
 			return fail(err)
-		}
-		if cfg.Start, err = cp.Load(ctx); err != nil {
-			return fail(err)
-		}
-		cfg.Checkpointer, cfg.ManualCommit, cfg.CheckpointInterval = cp, true, tapCheckpointInterval
-		wcfg.Resumed = !cfg.Start.IsZero()
-		if wcfg.Resumed {
-			fmt.Fprintf(stderr, "redtap: tap: resuming from %v (%s)\n", cfg.Start, o.checkpoint)
 		}
 	}
 	w, err := newTapWriter(o.format, stdout, wcfg)
