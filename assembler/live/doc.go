@@ -24,7 +24,8 @@
 // calls Assembler.Tick every Config.Interval. With assembler.AtOnce, the
 // puller also takes, with the subscriber's TryNext, the batches the
 // replica has already received, stages them, and delivers once nothing
-// more is at hand: changes that arrived together leave together, and under
+// more is at hand (or 512 batches are): changes that arrived together
+// leave together, and under
 // load a viewer gets fewer, larger messages instead of a growing delay. The assembler calls each
 // viewer's Sink from whichever of the two delivers, or from the goroutine
 // that subscribes; a Sink only puts the message in the viewer's bounded

@@ -111,6 +111,9 @@ func NewHub(ctx context.Context, sub *monitor.Subscriber, a *assembler.Assembler
 	return h, nil
 }
 
+// maxStaged bounds the batches one message gathers with AtOnce.
+const maxStaged = 512
+
 // pull is the puller goroutine: Next, Apply, Commit.
 func (h *Hub) pull(ctx context.Context) {
 	defer h.wg.Done()
@@ -139,10 +142,15 @@ func (h *Hub) pull(ctx context.Context) {
 			continue
 		}
 		// At once: what arrived together leaves together, as one
-		// message per selection, as soon as nothing more is at hand.
-		for b != nil {
+		// message per selection, as soon as nothing more is at hand
+		// (or maxStaged batches are, so that a stream that never pauses
+		// is still delivered as it goes).
+		for n := 0; b != nil; n++ {
 			h.a.Stage(b)
 			h.sub.Commit(b.Pos)
+			if n+1 == maxStaged {
+				break
+			}
 			if b, err = h.sub.TryNext(ctx); err != nil {
 				break // Next returns it again
 			}
