@@ -25,9 +25,9 @@
 // puller also takes, with the subscriber's TryNext, the batches the
 // replica has already received, stages them, and delivers once nothing
 // more is at hand (or 512 batches are): changes that arrived together
-// leave together, and under
-// load a viewer gets fewer, larger messages instead of a growing delay. The assembler calls each
-// viewer's Sink from whichever of the two delivers, or from the goroutine
+// leave together, and under load a viewer gets fewer, larger messages
+// instead of a growing delay. The assembler calls each viewer's Sink from
+// whichever of the two delivers, or from the goroutine
 // that subscribes; a Sink only puts the message in the viewer's bounded
 // queue, or refuses it when the queue is full (the assembler keeps it, and
 // past its own bounds sends the viewer a fresh "updates" later: a slow
