@@ -93,6 +93,16 @@
 // ordinary command after MoveWait. Both are counted in Stats.UnpairedMoves
 // and Stats.BarrierTimeouts.
 //
+// CLUSTER commands in a shard's stream (Valkey 8 replicates CLUSTER SETSLOT
+// during a migration) are consumed, never delivered: they change no key,
+// and no server outside the cluster would take them.
+//
+// A primary that dies before its replica has everything it wrote takes
+// those writes with it (Redis replicates asynchronously): the promoted
+// replica cannot continue from the tap's position, and the shard is
+// resynchronised in full. Its snapshot is then delivered as key records
+// (see Stats.ShardFullSyncs), without a reset of the other shards.
+//
 // # Checkpoints
 //
 // A Checkpoint holds every shard's position at one point of the merged
