@@ -58,10 +58,12 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		v.read(ctx)
 	}()
 	status, reason := v.write(ctx)
-	cancel()
 	if status != 0 {
+		// Before cancel: a Read whose context ends closes the
+		// connection, and the close frame would not go out.
 		c.Close(status, reason)
 	}
+	cancel()
 	c.CloseNow()
 	<-readDone
 	if v.sub != nil {
