@@ -4,9 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/redtap/redtap/internal/testkit/redistest"
 	"github.com/redtap/redtap/keyspace"
 )
 
@@ -135,6 +137,7 @@ func TestResumeMidNotification(t *testing.T) {
 func TestNotRetained(t *testing.T) {
 	tp := startTap(t, nil, keyspace.Config{History: 32, QueueLen: 32})
 	ctx := context.Background()
+	n0 := tp.face.Stats().Notifications
 	const pattern = "__keyevent@*__:*"
 	c := dialRESP(t, tp.addr)
 	c.send(t, "REDTAP.SUBSCRIBE", pattern)
@@ -149,6 +152,10 @@ func TestNotRetained(t *testing.T) {
 		require.NoError(t, tp.rc.Set(ctx, "k", "v", 0).Err())
 	}
 	require.NoError(t, tp.rc.Set(ctx, "sentinel", "v", 0).Err())
+	// "From now" below must come after all of these writes.
+	redistest.WaitFor(t, 10*time.Second, "the face has every write", func() bool {
+		return tp.face.Stats().Notifications >= n0+104
+	})
 	c = dialRESP(t, tp.addr)
 	// The subscription's start and the first messages are gone.
 	for _, from := range []string{id, first[0].id} {
