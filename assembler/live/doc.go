@@ -35,7 +35,14 @@
 //
 // Each SSE connection runs in the net/http goroutine that serves it, which
 // writes the queue to the socket; it unsubscribes when the client goes
-// away, the hub stops or a write fails. A WebSocket connection has that
+// away, the hub stops or a write fails. A message is framed once (an SSE
+// event inside an HTTP chunk) and that frame is shared by every viewer
+// that gets it. On HTTP/1.1 the handler takes the connection from net/http
+// (Hijack) and writes the frames waiting in its queue with one writev,
+// without copying them; a second goroutine reads the connection to notice
+// when the client goes away. Where the connection cannot be taken (a
+// middleware's ResponseWriter without Hijack or Unwrap, HTTP/1.0, HTTP/2)
+// net/http's writer is used, with a copy and a flush per write. A WebSocket connection has that
 // goroutine (the writer) plus one reader for the client's pattern changes,
 // started and joined by the handler. [Chan] starts no goroutine.
 //

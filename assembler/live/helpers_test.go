@@ -130,7 +130,11 @@ func dialSSE(t *testing.T, url string, lastID string) *sseClient {
 	return c
 }
 
-func (c *sseClient) close() { c.resp.Body.Close() }
+func (c *sseClient) close() {
+	if c.resp != nil {
+		c.resp.Body.Close()
+	}
+}
 
 // next returns the next event (comments skipped).
 func (c *sseClient) next(t *testing.T) sseEvent {

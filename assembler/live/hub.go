@@ -72,6 +72,14 @@ type Hub struct {
 	mu     sync.Mutex
 	err    error // what ended the puller
 	closed bool
+
+	fmu  sync.Mutex // guards last
+	last struct {   // the SSE frame of the last message sent
+		f     *frame
+		id    int64
+		event string
+		data  []byte
+	}
 }
 
 // NewHub starts a hub pulling sub into a. It runs until ctx ends, Close is

@@ -3,6 +3,7 @@ package live
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,7 +72,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	q := make(queue, h.cfg.QueueLen)
+	q := &sseQueue{h: h, c: make(chan *frame, h.cfg.QueueLen)}
 	sub, err := h.a.Subscribe(q, ps, lastEventID(r))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -83,6 +84,12 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("X-Accel-Buffering", "no")
+	if r.Method == http.MethodGet && r.ProtoMajor == 1 && r.ProtoMinor == 1 {
+		if c, ok := h.takeConn(rc, hd); ok {
+			h.streamConn(c, q)
+			return
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
@@ -102,16 +109,16 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		case <-keep.C:
 			bp = getBuf()
 			*bp = append(*bp, ": keepalive\n\n"...)
-		case m := <-q:
+		case f := <-q.c:
 			// Everything already queued goes in the same write: under
 			// load a viewer catches up with one syscall, not one per
 			// message.
 			bp = getBuf()
-			*bp = appendSSE(*bp, m)
+			*bp = append(*bp, f.event()...)
 			for more := true; more && len(*bp) < maxWrite; {
 				select {
-				case m := <-q:
-					*bp = appendSSE(*bp, m)
+				case f := <-q.c:
+					*bp = append(*bp, f.event()...)
 				default:
 					more = false
 				}
@@ -127,6 +134,177 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// takeConn takes the connection from net/http (Hijack) and writes the
+// response's header on it, with chunked encoding: the viewer's goroutine
+// then writes the shared chunks of its messages itself, those waiting in
+// one writev, with no copy. It returns false (and the caller goes on with
+// net/http's writer) when the ResponseWriter cannot hijack, as behind a
+// middleware that wraps it without Unwrap. A nil conn with true means
+// the connection was taken and has failed.
+func (h *Hub) takeConn(rc *http.ResponseController, hd http.Header) (net.Conn, bool) {
+	c, _, err := rc.Hijack() // a GET has no body: nothing buffered matters
+	if err != nil {
+		return nil, false
+	}
+	b := append(make([]byte, 0, 256), "HTTP/1.1 200 OK\r\n"...)
+	b = append(b, "Date: "...)
+	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+	b = append(b, "\r\n"...)
+	for k, vs := range hd {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection", "Date":
+			continue
+		}
+		for _, v := range vs {
+			if strings.ContainsAny(k, "\r\n: ") || strings.ContainsAny(v, "\r\n") {
+				continue // net/http would not send it either
+			}
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"...)
+	_ = c.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
+	if _, err := c.Write(b); err != nil {
+		c.Close()
+		return nil, true
+	}
+	return c, true
+}
+
+// streamConn writes q's messages on c until the client goes away, the hub
+// stops or a write fails, then closes c. Besides the handler's goroutine,
+// which writes, one goroutine reads c to notice when the client goes away
+// (as net/http's background read does for a request's context).
+func (h *Hub) streamConn(c net.Conn, q *sseQueue) {
+	if c == nil {
+		return
+	}
+	gone := make(chan struct{})
+	go func() {
+		var b [1]byte
+		for {
+			if _, err := c.Read(b[:]); err != nil {
+				close(gone)
+				return
+			}
+		}
+	}()
+	defer func() { c.Close(); <-gone }()
+	keep := time.NewTicker(h.cfg.Keepalive)
+	defer keep.Stop()
+	var bufs net.Buffers
+	var fs [16]*frame
+	var deadline time.Time
+	for {
+		n := 0
+		select {
+		case <-gone:
+			return
+		case <-h.done:
+			// The last chunk ends the response cleanly.
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.Write([]byte("0\r\n\r\n"))
+			return
+		case <-keep.C:
+			fs[0] = keepaliveFrame
+			n = 1
+		case f := <-q.c:
+			// Everything already queued goes in the same write: under
+			// load a viewer catches up with one syscall, not one per
+			// message.
+			fs[0] = f
+			n = 1
+			for more := true; more && n < len(fs); {
+				select {
+				case f := <-q.c:
+					fs[n] = f
+					n++
+				default:
+					more = false
+				}
+			}
+		}
+		bufs = bufs[:0]
+		for i := range n {
+			bufs = append(bufs, fs[i].chunk)
+			fs[i] = nil
+		}
+		// The deadline moves at most every quarter of WriteTimeout: a
+		// write still gets at least three quarters of it, and the
+		// runtime's timer is not reset on every write.
+		if now := time.Now(); deadline.Sub(now) < h.cfg.WriteTimeout*3/4 {
+			deadline = now.Add(h.cfg.WriteTimeout)
+			_ = c.SetWriteDeadline(deadline)
+		}
+		b := bufs // WriteTo consumes its receiver
+		if _, err := b.WriteTo(c); err != nil {
+			return
+		}
+	}
+}
+
+// frame is one message as an SSE event inside an HTTP chunk, built once
+// and shared by every viewer that gets the same message.
+type frame struct {
+	chunk []byte // size line, the SSE event, CRLF
+	head  int    // where the event starts in chunk
+}
+
+func (f *frame) event() []byte { return f.chunk[f.head : len(f.chunk)-2] }
+
+var keepaliveFrame = newFrame(func(b []byte) []byte { return append(b, ": keepalive\n\n"...) })
+
+func newFrame(event func([]byte) []byte) *frame {
+	const head = 10 // up to 8 hex digits and CRLF, right-aligned
+	b := event(make([]byte, head, 512))
+	n := len(b) - head
+	var hx [16]byte
+	h := strconv.AppendInt(hx[:0], int64(n), 16)
+	h = append(h, "\r\n"...)
+	start := head - len(h)
+	copy(b[start:], h)
+	b = append(b, "\r\n"...)
+	return &frame{chunk: b[start:], head: head - start}
+}
+
+// sseQueue is an SSE viewer's bounded queue of frames, its
+// assembler.Sink. The viewers of one message share its frame: the hub
+// keeps the last one built.
+type sseQueue struct {
+	h *Hub
+	c chan *frame
+}
+
+func (q *sseQueue) Send(m assembler.Message) bool {
+	if len(q.c) == cap(q.c) {
+		return false
+	}
+	select {
+	case q.c <- q.h.frameOf(m):
+		return true
+	default:
+		return false
+	}
+}
+
+// frameOf returns m's frame, the one built for the previous viewer when m
+// is the same message (the assembler sends one message to its viewers one
+// after the other).
+func (h *Hub) frameOf(m assembler.Message) *frame {
+	h.fmu.Lock()
+	defer h.fmu.Unlock()
+	if l := &h.last; l.f != nil && l.id == m.ID && l.event == m.Event && len(l.data) == len(m.Data) &&
+		(len(m.Data) == 0 || &l.data[0] == &m.Data[0]) {
+		return l.f
+	}
+	f := newFrame(func(b []byte) []byte { return appendSSE(b, m) })
+	h.last.f, h.last.id, h.last.event, h.last.data = f, m.ID, m.Event, m.Data
+	return f
 }
 
 // bufs are the viewers' write buffers, shared while they wait.

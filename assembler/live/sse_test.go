@@ -1,8 +1,10 @@
 package live_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -150,4 +152,87 @@ func TestSSEHubStopped(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
+
+// noHijack is a middleware's ResponseWriter that can flush but not hand
+// over its connection (and has no Unwrap).
+type noHijack struct{ w http.ResponseWriter }
+
+func (n noHijack) Header() http.Header         { return n.w.Header() }
+func (n noHijack) Write(b []byte) (int, error) { return n.w.Write(b) }
+func (n noHijack) WriteHeader(code int)        { n.w.WriteHeader(code) }
+func (n noHijack) Flush()                      { n.w.(http.Flusher).Flush() }
+
+// TestSSEWriters runs a stream through both of the handler's writers: the
+// connection taken from net/http (a plain request, or a middleware that
+// only sets a header) and net/http's own (a middleware whose writer cannot
+// hand the connection over, or an HTTP/1.0 request).
+func TestSSEWriters(t *testing.T) {
+	src, h := newHub(t, 10*time.Millisecond)
+	mux := http.NewServeMux()
+	mux.Handle("/plain", h.SSE())
+	mux.Handle("/header", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Middleware", "yes")
+		w.Header().Set("Content-Length", "12") // not for a stream: dropped
+		h.SSE().ServeHTTP(w, r)
+	}))
+	mux.Handle("/wrapped", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Middleware", "yes")
+		h.SSE().ServeHTTP(noHijack{w}, r)
+	}))
+	srv := serve(t, mux)
+	src.snapshot(100, "a:1")
+
+	var cs []*sseClient
+	for _, path := range []string{"/plain", "/header", "/wrapped"} {
+		c := dialSSE(t, srv.URL+path, "")
+		require.Equal(t, []string{"chunked"}, c.resp.TransferEncoding, path)
+		require.Equal(t, "no-cache", c.resp.Header.Get("Cache-Control"), path)
+		if path != "/plain" {
+			require.Equal(t, "yes", c.resp.Header.Get("X-Middleware"), path)
+		}
+		require.Empty(t, c.resp.Header.Get("Content-Length"), path)
+		// The taken connection says it closes when the stream ends.
+		require.Equal(t, path != "/wrapped", c.resp.Close, path)
+		require.Equal(t, "updates", c.next(t).Event, path)
+		cs = append(cs, c)
+	}
+	// HTTP/1.0: no chunked encoding, the body ends with the connection.
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	_, err = io.WriteString(conn, "GET /plain HTTP/1.0\r\n\r\n")
+	require.NoError(t, err)
+	old := &sseClient{r: bufio.NewReader(conn)}
+	status, err := old.r.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.0 200 OK\r\n", status)
+	for { // the header
+		l, err := old.r.ReadString('\n')
+		require.NoError(t, err)
+		if l == "\r\n" {
+			break
+		}
+	}
+	require.Equal(t, "updates", old.next(t).Event)
+
+	src.zadd(110, "a:1", 1, "m1")
+	src.zadd(120, "a:1", 2, "m2")
+	for _, c := range append(cs, old) {
+		var got []string
+		for len(got) < 2 {
+			e := c.next(t)
+			require.Equal(t, "dUpdates", e.Event)
+			got = append(got, setIDs(t, e.Data)...)
+		}
+		require.Equal(t, []string{"a:1/m1", "a:1/m2"}, got)
+	}
+
+	// The hub stops: every stream ends cleanly (the last chunk).
+	close(src)
+	<-h.Done()
+	for _, c := range cs {
+		_, err := io.ReadAll(c.r)
+		require.NoError(t, err)
+	}
 }

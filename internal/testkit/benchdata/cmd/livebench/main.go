@@ -2,11 +2,12 @@
 // ZADDs to a Redis master at a fixed rate, each member carrying the wall
 // clock of its write, while N Server-Sent Events clients read a
 // `redtap serve` (or any assembler/live SSE handler) in this process, not
-// the server's. Each client times every member it finds in a dUpdates
-// message against its arrival on the socket (the first --timed clients do;
-// the others only read, so that parsing in this process does not become
-// what is measured). It prints one line per run
-// with the achieved rate, the latency p50/p99/max over every client's
+// the server's. Some clients time every member they find in a dUpdates
+// message against its arrival on the socket: --timed of them, spread over
+// the order in which they subscribed, the last one included. The others
+// only read, as cheaply as they can, so that this process takes as little
+// of the machine as it can. It prints one line per run with the achieved
+// rate, the latency p50/p99/max over every client's
 // samples, and, given the server's pid, the server's CPU per 1,000
 // deliveries and its resident memory.
 //
@@ -76,11 +77,15 @@ func main() {
 	r := &run{}
 	var wg sync.WaitGroup
 	ready := make(chan error, *subs)
+	// One after the other, so that the server has them in this order:
+	// the timed ones are spread over it, the last one included (a server
+	// that writes to its viewers in turn gives the last the longest
+	// wait).
+	every := max(*subs/max(*timed, 1), 1)
 	for i := range *subs {
 		wg.Add(1)
-		go func() { defer wg.Done(); r.client(ctx, u, ready, i < *timed) }()
-	}
-	for range *subs {
+		timed := *timed > 0 && i%every == every-1 && i/every < *timed
+		go func() { defer wg.Done(); r.client(ctx, u, ready, timed) }()
 		if err := <-ready; err != nil {
 			fail(err)
 		}
@@ -162,6 +167,12 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error, timed 
 	var mine []time.Duration
 	var long []byte // a line longer than br's buffer
 	for {
+		if !first && !timed {
+			// An untimed subscriber reads the socket itself from
+			// its first message on, as cheaply as a client can.
+			r.rawRead(body.(rawBody).Closer.(net.Conn))
+			return
+		}
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			long = append(long[:0], line...)
@@ -227,6 +238,26 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error, timed 
 	}
 }
 
+// rawRead reads c until the stream ends and counts the dUpdates (a name
+// cut in two by a read is missed).
+func (r *run) rawRead(c net.Conn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		if r.measuring.Load() {
+			r.delivered.Add(int64(bytes.Count(buf[:n], []byte("event: dUpdates"))))
+		}
+	}
+}
+
+type rawBody struct {
+	io.Reader
+	io.Closer
+}
+
 // open sends the GET on a connection of its own and returns the body
 // (chunked encoding undone by net/http's response reader).
 func open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
@@ -251,10 +282,7 @@ func open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
 		c.Close()
 		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{resp.Body, c}, nil
+	return rawBody{resp.Body, c}, nil
 }
 
 // write runs rate ZADDs per second for d, one member each, "seq:unixnano".
