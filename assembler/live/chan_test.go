@@ -68,6 +68,8 @@ func TestHubEnds(t *testing.T) {
 	require.ErrorIs(t, err, live.ErrConfig)
 	_, err = live.NewHub(context.Background(), s, a, live.Config{QueueLen: -1})
 	require.ErrorIs(t, err, live.ErrConfig)
+	_, err = live.NewHub(context.Background(), s, a, live.Config{QueueLen: live.MaxQueueLen + 1})
+	require.ErrorIs(t, err, live.ErrConfig)
 	_, err = live.NewHub(context.Background(), s, a, live.Config{Interval: -2})
 	require.ErrorIs(t, err, live.ErrConfig)
 

@@ -18,7 +18,8 @@
 //
 // # Goroutines
 //
-// A Hub owns two goroutines, started by NewHub and joined by Close: the
+// A Hub owns two goroutines (and the SSE writers below), started by
+// NewHub and joined by Close: the
 // puller, the only caller of the subscriber's Next, which applies every
 // batch to the assembler (and commits its position), and the ticker, which
 // calls Assembler.Tick every Config.Interval. With assembler.AtOnce, the
@@ -33,18 +34,28 @@
 // past its own bounds sends the viewer a fresh "updates" later: a slow
 // viewer never slows the hub nor the other viewers).
 //
-// Each SSE connection runs in the net/http goroutine that serves it, which
-// writes the queue to the socket; it unsubscribes when the client goes
-// away, the hub stops or a write fails. A message is framed once (an SSE
-// event inside an HTTP chunk) and that frame is shared by every viewer
-// that gets it. On HTTP/1.1 the handler takes the connection from net/http
-// (Hijack) and writes the frames waiting in its queue with one writev,
-// without copying them; a second goroutine reads the connection to notice
-// when the client goes away. Where the connection cannot be taken (a
-// middleware's ResponseWriter without Hijack or Unwrap, HTTP/1.0, HTTP/2)
-// net/http's writer is used, with a copy and a flush per write. A WebSocket connection has that
-// goroutine (the writer) plus one reader for the client's pattern changes,
-// started and joined by the handler. [Chan] starts no goroutine.
+// A message is framed once for SSE (an event inside an HTTP chunk), and
+// the viewers that get it share that frame. On HTTP/1.1 the SSE handler
+// takes the connection from net/http (Hijack). The hub then has one writer
+// goroutine per GOMAXPROCS, started by NewHub and joined by Close: a
+// viewer's Sink queues the frame and puts the viewer on its writer's list,
+// and the writer writes each listed viewer's queued frames with one
+// non-blocking writev, without copying them. A message thus reaches a
+// hundred viewers without waking a hundred goroutines. When a viewer's
+// socket cannot take everything (a slow client), the writer leaves the
+// rest to the viewer's handler goroutine, which writes it, blocking for
+// at most Config.WriteTimeout, and hands the viewer back once its queue is
+// empty. Each such connection also has a goroutine that reads it, to
+// notice when the client goes away; the handler then unsubscribes. On a
+// connection that is not a plain TCP or Unix socket (TLS over HTTP/1.1,
+// a listener's own net.Conn type) the handler always writes. Where the
+// connection cannot be taken (HTTP/2, HTTP/1.0, a middleware's
+// ResponseWriter without Hijack or Unwrap), the handler writes through
+// net/http's writer, copying the frames and flushing once per write.
+//
+// A WebSocket connection has its handler goroutine (the writer) plus one
+// reader for the client's pattern changes, started and joined by the
+// handler. [Chan] starts no goroutine.
 //
 // # Messages
 //

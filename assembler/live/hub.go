@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redtap/redtap/assembler"
@@ -19,6 +21,10 @@ const (
 	DefaultKeepalive    = 15 * time.Second
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultMaxPatterns  = 64
+
+	// MaxQueueLen bounds Config.QueueLen: an SSE viewer's queue goes out
+	// in one writev, which takes at most 1024 buffers on Linux.
+	MaxQueueLen = 1024
 )
 
 // Errors.
@@ -37,8 +43,9 @@ type Config struct {
 	// DefaultInterval).
 	Interval time.Duration
 	// QueueLen bounds each viewer's queue of messages (default
-	// DefaultQueueLen). A full queue refuses messages: the assembler keeps
-	// them and, past its own bounds, sends the viewer a fresh updates.
+	// DefaultQueueLen, at most MaxQueueLen). A full queue refuses
+	// messages: the assembler keeps them and, past its own bounds, sends
+	// the viewer a fresh updates.
 	QueueLen int
 	// Keepalive is the period of the SSE comment that keeps proxies from
 	// closing an idle stream (default DefaultKeepalive).
@@ -66,12 +73,15 @@ type Hub struct {
 	log *slog.Logger
 
 	cancel context.CancelFunc
-	done   chan struct{} // closed when both goroutines have returned
+	done   chan struct{} // closed when all its goroutines have returned
 	wg     sync.WaitGroup
 
 	mu     sync.Mutex
 	err    error // what ended the puller
 	closed bool
+
+	writers []*writer // of the SSE viewers on taken connections
+	nextW   atomic.Uint64
 
 	fmu  sync.Mutex // guards last
 	last struct {   // the SSE frame of the last message sent
@@ -91,6 +101,9 @@ func NewHub(ctx context.Context, sub *monitor.Subscriber, a *assembler.Assembler
 	}
 	if cfg.Interval < 0 && cfg.Interval != assembler.AtOnce || cfg.QueueLen < 0 || cfg.Keepalive < 0 || cfg.WriteTimeout < 0 || cfg.MaxPatterns < 0 {
 		return nil, fmt.Errorf("%w: negative Interval, QueueLen, Keepalive, WriteTimeout or MaxPatterns", ErrConfig)
+	}
+	if cfg.QueueLen > MaxQueueLen {
+		return nil, fmt.Errorf("%w: QueueLen %d above %d", ErrConfig, cfg.QueueLen, MaxQueueLen)
 	}
 	if cfg.Interval == 0 {
 		cfg.Interval = assembler.DefaultInterval
@@ -115,6 +128,12 @@ func NewHub(ctx context.Context, sub *monitor.Subscriber, a *assembler.Assembler
 	h.wg.Add(2)
 	go h.pull(ctx)
 	go h.tick(ctx)
+	for range max(runtime.GOMAXPROCS(0), 1) {
+		w := &writer{wake: make(chan struct{}, 1)}
+		h.writers = append(h.writers, w)
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); w.run(ctx) }()
+	}
 	go func() { h.wg.Wait(); close(h.done) }()
 	return h, nil
 }

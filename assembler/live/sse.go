@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redtap/redtap/assembler"
@@ -71,7 +72,29 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
 	rc := http.NewResponseController(w)
+	if r.Method == http.MethodGet && r.ProtoMajor == 1 && r.ProtoMinor == 1 {
+		// Take the connection: the frames then go to the socket as they
+		// are, several in one writev, written by the hub's writers.
+		if c, _, err := rc.Hijack(); err == nil { // a GET has no body: nothing buffered matters
+			var raw syscall.RawConn
+			switch c := c.(type) {
+			case *net.TCPConn:
+				raw, _ = c.SyscallConn()
+			case *net.UnixConn:
+				raw, _ = c.SyscallConn()
+			}
+			h.serveTaken(c, raw, ps, lastEventID(r), responseHead(hd))
+			return
+		}
+		// A middleware's ResponseWriter without Hijack (nor Unwrap):
+		// net/http's writer, below.
+	}
+
 	q := &sseQueue{h: h, c: make(chan *frame, h.cfg.QueueLen)}
 	sub, err := h.a.Subscribe(q, ps, lastEventID(r))
 	if err != nil {
@@ -79,17 +102,6 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Unsubscribe()
-
-	hd := w.Header()
-	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-cache")
-	hd.Set("X-Accel-Buffering", "no")
-	if r.Method == http.MethodGet && r.ProtoMajor == 1 && r.ProtoMinor == 1 {
-		if c, ok := h.takeConn(rc, hd); ok {
-			h.streamConn(c, q)
-			return
-		}
-	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
@@ -108,7 +120,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-keep.C:
 			bp = getBuf()
-			*bp = append(*bp, ": keepalive\n\n"...)
+			*bp = append(*bp, keepaliveFrame.event()...)
 		case f := <-q.c:
 			// Everything already queued goes in the same write: under
 			// load a viewer catches up with one syscall, not one per
@@ -136,20 +148,10 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// takeConn takes the connection from net/http (Hijack) and writes the
-// response's header on it, with chunked encoding: the viewer's goroutine
-// then writes the shared chunks of its messages itself, those waiting in
-// one writev, with no copy. It returns false (and the caller goes on with
-// net/http's writer) when the ResponseWriter cannot hijack, as behind a
-// middleware that wraps it without Unwrap. A nil conn with true means
-// the connection was taken and has failed.
-func (h *Hub) takeConn(rc *http.ResponseController, hd http.Header) (net.Conn, bool) {
-	c, _, err := rc.Hijack() // a GET has no body: nothing buffered matters
-	if err != nil {
-		return nil, false
-	}
-	b := append(make([]byte, 0, 256), "HTTP/1.1 200 OK\r\n"...)
-	b = append(b, "Date: "...)
+// responseHead is the head of the response on a taken connection: status,
+// hd (what net/http would not send left out), chunked encoding.
+func responseHead(hd http.Header) []byte {
+	b := append(make([]byte, 0, 256), "HTTP/1.1 200 OK\r\nDate: "...)
 	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
 	b = append(b, "\r\n"...)
 	for k, vs := range hd {
@@ -167,85 +169,14 @@ func (h *Hub) takeConn(rc *http.ResponseController, hd http.Header) (net.Conn, b
 			b = append(b, "\r\n"...)
 		}
 	}
-	b = append(b, "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"...)
-	_ = c.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout))
-	if _, err := c.Write(b); err != nil {
-		c.Close()
-		return nil, true
-	}
-	return c, true
+	return append(b, "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"...)
 }
 
-// streamConn writes q's messages on c until the client goes away, the hub
-// stops or a write fails, then closes c. Besides the handler's goroutine,
-// which writes, one goroutine reads c to notice when the client goes away
-// (as net/http's background read does for a request's context).
-func (h *Hub) streamConn(c net.Conn, q *sseQueue) {
-	if c == nil {
-		return
-	}
-	gone := make(chan struct{})
-	go func() {
-		var b [1]byte
-		for {
-			if _, err := c.Read(b[:]); err != nil {
-				close(gone)
-				return
-			}
-		}
-	}()
-	defer func() { c.Close(); <-gone }()
-	keep := time.NewTicker(h.cfg.Keepalive)
-	defer keep.Stop()
-	var bufs net.Buffers
-	var fs [16]*frame
-	var deadline time.Time
-	for {
-		n := 0
-		select {
-		case <-gone:
-			return
-		case <-h.done:
-			// The last chunk ends the response cleanly.
-			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-			_, _ = c.Write([]byte("0\r\n\r\n"))
-			return
-		case <-keep.C:
-			fs[0] = keepaliveFrame
-			n = 1
-		case f := <-q.c:
-			// Everything already queued goes in the same write: under
-			// load a viewer catches up with one syscall, not one per
-			// message.
-			fs[0] = f
-			n = 1
-			for more := true; more && n < len(fs); {
-				select {
-				case f := <-q.c:
-					fs[n] = f
-					n++
-				default:
-					more = false
-				}
-			}
-		}
-		bufs = bufs[:0]
-		for i := range n {
-			bufs = append(bufs, fs[i].chunk)
-			fs[i] = nil
-		}
-		// The deadline moves at most every quarter of WriteTimeout: a
-		// write still gets at least three quarters of it, and the
-		// runtime's timer is not reset on every write.
-		if now := time.Now(); deadline.Sub(now) < h.cfg.WriteTimeout*3/4 {
-			deadline = now.Add(h.cfg.WriteTimeout)
-			_ = c.SetWriteDeadline(deadline)
-		}
-		b := bufs // WriteTo consumes its receiver
-		if _, err := b.WriteTo(c); err != nil {
-			return
-		}
-	}
+// writeError answers 400 with err on a taken connection.
+func writeError(c net.Conn, timeout time.Duration, err error) {
+	msg := err.Error() + "\n"
+	_ = c.SetWriteDeadline(time.Now().Add(timeout))
+	_, _ = fmt.Fprintf(c, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(msg), msg)
 }
 
 // frame is one message as an SSE event inside an HTTP chunk, built once

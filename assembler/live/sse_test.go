@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/redtap/redtap/assembler"
 	"github.com/redtap/redtap/assembler/live"
 )
 
@@ -235,4 +237,52 @@ func TestSSEWriters(t *testing.T) {
 		_, err := io.ReadAll(c.r)
 		require.NoError(t, err)
 	}
+}
+
+// TestSSESlowViewer fills a viewer's socket: the hub's writer leaves it to
+// its handler, the other viewers go on, and once the slow one reads again
+// it catches up, in order, through a fresh updates when it fell too far
+// behind.
+func TestSSESlowViewer(t *testing.T) {
+	src, h := newHub(t, assembler.AtOnce)
+	srv := serve(t, h.SSE())
+	src.snapshot(100, "a:1")
+	fast := dialSSE(t, srv.URL, "")
+	slow := dialSSE(t, srv.URL, "")
+	require.Equal(t, "updates", fast.next(t).Event)
+	require.Equal(t, "updates", slow.next(t).Event)
+
+	// 400 messages of 64 KiB each: more than the slow viewer's socket
+	// buffers, its queue and the assembler's bound hold.
+	const n = 400
+	big := strings.Repeat("x", 64<<10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 1; i <= n; i++ {
+			src.zadd(int64(100+i), "a:1", i, fmt.Sprintf("%d:%s", i, big))
+		}
+	}()
+	for i := 1; i <= n; i++ { // the fast viewer gets every change, in order
+		e := fast.next(t)
+		require.Equal(t, "dUpdates", e.Event)
+		require.EqualValues(t, 100+i, e.ID)
+	}
+	<-done
+
+	// The slow viewer: IDs only grow, and it ends where the others are.
+	var last int64
+	updates := 0
+	for last != 100+n {
+		e := slow.next(t)
+		require.Greater(t, e.ID, last)
+		if e.Event == "updates" {
+			updates++
+		}
+		last = e.ID
+	}
+	require.Positive(t, updates, "a fresh updates after falling behind")
+	st := h.Assembler().Stats()
+	require.Positive(t, st.Refused)
+	require.Positive(t, st.FreshUpdates)
 }
