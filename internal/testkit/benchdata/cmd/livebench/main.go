@@ -3,13 +3,16 @@
 // clock of its write, while N Server-Sent Events clients read a
 // `redtap serve` (or any assembler/live SSE handler) in this process, not
 // the server's. Some clients time every member they find in a dUpdates
-// message against its arrival on the socket: --timed of them, spread over
-// the order in which they subscribed, the last one included. The others
-// only read, as cheaply as they can, so that this process takes as little
-// of the machine as it can. It prints one line per run with the achieved
-// rate, the latency p50/p99/max over every client's
-// samples, and, given the server's pid, the server's CPU per 1,000
-// deliveries and its resident memory.
+// message: --timed of them, spread over the order in which they
+// subscribed, the last one included. The others only read, as cheaply as
+// they can, so that this process takes as little of the machine as it
+// can. It prints one line per run with the achieved rate, the latency
+// p50/p99/max over every timed client's samples, twice: from the write to
+// the client's read (p50...), and from the write to the bytes' arrival in
+// the client's socket (socket_p50..., the kernel's receive time,
+// SO_TIMESTAMPNS), which leaves out how long this process, on the same
+// machine, took to be scheduled. Given the server's pid, it also prints
+// the server's CPU per 1,000 deliveries and its resident memory.
 //
 //	livebench --redis 127.0.0.1:6379 --url http://127.0.0.1:8080/events?match=lat \
 //	  --pid $(pgrep -f 'redtap serve') --rate 10000 --subs 100 --dur 10s
@@ -24,6 +27,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -36,9 +40,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -119,21 +125,24 @@ func main() {
 	wg.Wait()
 
 	r.mu.Lock()
-	lats := r.lats
+	lats, sock := r.lats, r.sock
 	r.mu.Unlock()
 	slices.Sort(lats)
-	pct := func(p float64) time.Duration {
-		if len(lats) == 0 {
+	slices.Sort(sock)
+	pctOf := func(l []time.Duration, p float64) time.Duration {
+		if len(l) == 0 {
 			return 0
 		}
-		return lats[min(len(lats)-1, int(p*float64(len(lats))))]
+		return l[min(len(l)-1, int(p*float64(len(l))))]
 	}
+	pct := func(p float64) time.Duration { return pctOf(lats, p) }
 	achieved := float64(seq-n0) / elapsed.Seconds()
 	// seen: the share of (write, timed client) pairs that arrived. A
 	// member that entered and left the window between two messages is
 	// never shown: the window is the newest N.
 	line := fmt.Sprintf("%s rate=%d achieved=%.0f/s subs=%d timed=%d samples=%d seen=%.1f%% p50=%s p99=%s max=%s messages=%d updates=%d",
 		*label, *rate, achieved, *subs, min(*timed, *subs), len(lats), 100*float64(len(lats))/float64(max(want, 1)), ms(pct(0.5)), ms(pct(0.99)), ms(pct(1)), d, r.updates.Load())
+	line += fmt.Sprintf(" socket_p50=%s socket_p99=%s socket_max=%s", ms(pctOf(sock, 0.5)), ms(pctOf(sock, 0.99)), ms(pctOf(sock, 1)))
 	if *pid > 0 {
 		line += fmt.Sprintf(" server_cpu=%s cpu_per_1000=%s server_rss=%.1fMiB", ms(cpu), ms(cpu*1000/time.Duration(max(d, 1))), float64(rss)/(1<<20))
 	}
@@ -149,22 +158,27 @@ type run struct {
 	from      atomic.Int64 // the last write before measuring
 	updates   atomic.Int64 // fresh updates after the first (a slow viewer's reset)
 	mu        sync.Mutex
-	lats      []time.Duration
+	lats      []time.Duration // write to read by the client
+	sock      []time.Duration // write to arrival in the client's socket
 }
 
 // client reads one SSE stream until ctx ends and times every member of
 // every dUpdates. It reports on ready once the first updates arrived.
 func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error, timed bool) {
-	body, err := open(ctx, u)
+	body, err := open(ctx, u, timed)
 	if err != nil {
 		ready <- err
 		return
 	}
 	defer body.Close()
+	var sc *stampConn
+	if timed {
+		sc = body.(rawBody).Closer.(*stampConn)
+	}
 	br := bufio.NewReaderSize(body, 64<<10)
 	first := true
 	var event []byte
-	var mine []time.Duration
+	var mine, sock []time.Duration
 	var long []byte // a line longer than br's buffer
 	for {
 		if !first && !timed {
@@ -212,7 +226,8 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error, timed 
 			continue
 		}
 		now := time.Now().UnixNano()
-		mine = mine[:0]
+		arrived := sc.arrived.Load()
+		mine, sock = mine[:0], sock[:0]
 		for rest := line; ; {
 			j := bytes.Index(rest, []byte(`"value":"`))
 			if j < 0 {
@@ -227,12 +242,14 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error, timed 
 				seq, _ := strconv.ParseInt(string(rest[:c]), 10, 64)
 				if ns, err := strconv.ParseInt(string(rest[c+1:k]), 10, 64); err == nil && ns > 0 && seq > r.from.Load() {
 					mine = append(mine, time.Duration(now-ns))
+					sock = append(sock, time.Duration(arrived-ns))
 				}
 			}
 			rest = rest[k:]
 		}
 		r.mu.Lock()
 		r.lats = append(r.lats, mine...)
+		r.sock = append(r.sock, sock...)
 		r.mu.Unlock()
 		r.samples.Add(int64(len(mine)))
 	}
@@ -260,11 +277,16 @@ type rawBody struct {
 
 // open sends the GET on a connection of its own and returns the body
 // (chunked encoding undone by net/http's response reader).
-func open(ctx context.Context, u *url.URL) (io.ReadCloser, error) {
+func open(ctx context.Context, u *url.URL, stamp bool) (io.ReadCloser, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return nil, err
+	}
+	if stamp {
+		if c, err = newStampConn(c); err != nil {
+			return nil, err
+		}
 	}
 	context.AfterFunc(ctx, func() { c.Close() })
 	req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
@@ -322,7 +344,7 @@ func runIdle(ctx context.Context, u *url.URL, n int, d time.Duration, pid int, l
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			body, err := open(ctx, u)
+			body, err := open(ctx, u, false)
 			<-sem
 			if err != nil {
 				failed.Add(1)
@@ -383,4 +405,60 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "livebench:", err)
 	os.Exit(1)
+}
+
+// stampConn reads with recvmsg and keeps the kernel's receive time of the
+// last read (SO_TIMESTAMPNS): when the bytes reached the client's socket,
+// before this process was scheduled to read them. Bytes read earlier but
+// parsed later are stamped with a later read, so the figure errs long.
+type stampConn struct {
+	net.Conn
+	raw     syscall.RawConn
+	oob     []byte
+	arrived atomic.Int64 // unix nanoseconds
+}
+
+func newStampConn(c net.Conn) (*stampConn, error) {
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, serr
+	}
+	return &stampConn{Conn: c, raw: raw, oob: make([]byte, 128)}, nil
+}
+
+func (c *stampConn) Read(p []byte) (int, error) {
+	var n, oobn int
+	var rerr error
+	err := c.raw.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), p, c.oob, 0)
+		return rerr != unix.EAGAIN
+	})
+	if err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 && len(p) > 0 {
+		return 0, io.EOF
+	}
+	if ms, perr := unix.ParseSocketControlMessage(c.oob[:oobn]); perr == nil {
+		for _, m := range ms {
+			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= 16 {
+				sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+				nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+				c.arrived.Store(sec*1e9 + nsec)
+			}
+		}
+	}
+	return n, nil
 }
