@@ -9,6 +9,7 @@
 #
 #   scripts/bench-live.sh
 #   RATES="1000 10000" SUBS="100 1000" INTERVALS="0 50ms" DUR=10s IDLE=10000 scripts/bench-live.sh
+#   REDTAP_BIN=/path/to/old/redtap RUNS=5 ...   # another build of the CLI, each configuration 5 times
 #
 # Needs: go, redis-server; ulimit -n above IDLE + SUBS + 100.
 set -euo pipefail
@@ -20,10 +21,12 @@ INTERVALS=${INTERVALS:-"0 50ms"}
 DUR=${DUR:-10s}
 IDLE=${IDLE:-10000}
 WINDOW=${WINDOW:-100}
+RUNS=${RUNS:-1}
 DIR=${BENCH_DIR:-/tmp/redtap-bench-live}
 mkdir -p "$DIR"
 
-go build -o "$DIR/redtap" ./examples/redtap
+BIN=${REDTAP_BIN:-$DIR/redtap}
+[ -n "${REDTAP_BIN:-}" ] || go build -o "$BIN" ./examples/redtap
 go build -o "$DIR/livebench" ./internal/testkit/benchdata/cmd/livebench
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -40,7 +43,7 @@ for _ in $(seq 50); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; slee
 
 start_serve() { # interval
 	LPORT=$(free_port)
-	"$DIR/redtap" serve --addr "127.0.0.1:$RPORT" --match lat --window "$WINDOW" \
+	"$BIN" serve --addr "127.0.0.1:$RPORT" --match lat --window "$WINDOW" \
 		--interval "$1" --listen "127.0.0.1:$LPORT" >"$DIR/serve.log" 2>&1 &
 	SPID=$!
 	for _ in $(seq 100); do grep -q serving "$DIR/serve.log" && return; sleep 0.1; done
@@ -52,11 +55,13 @@ echo "# $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)
 for iv in $INTERVALS; do
 	for subs in $SUBS; do
 		for rate in $RATES; do
-			redis-cli -p "$RPORT" del lat >/dev/null
-			start_serve "$iv"
-			"$DIR/livebench" --redis "127.0.0.1:$RPORT" --url "http://127.0.0.1:$LPORT/events?match=lat" \
-				--pid "$SPID" --rate "$rate" --subs "$subs" --dur "$DUR" --label "interval=$iv"
-			stop_serve
+			for _ in $(seq "$RUNS"); do
+				redis-cli -p "$RPORT" del lat >/dev/null
+				start_serve "$iv"
+				"$DIR/livebench" --redis "127.0.0.1:$RPORT" --url "http://127.0.0.1:$LPORT/events?match=lat" \
+					--pid "$SPID" --rate "$rate" --subs "$subs" --dur "$DUR" --label "interval=$iv"
+				stop_serve
+			done
 		done
 	done
 done

@@ -17,6 +17,10 @@
 //	livebench --redis 127.0.0.1:6379 --url http://127.0.0.1:8080/events?match=lat \
 //	  --pid $(pgrep -f 'redtap serve') --rate 10000 --subs 100 --dur 10s
 //
+// With --bare it also syncs with the master as a bare replica (a socket
+// and a handshake, no redtap code) and times each member's arrival there:
+// the path from the master alone, under the same load.
+//
 // With --idle N it opens N subscribers that only read, waits --dur, and
 // prints the server's resident memory before and after (per subscriber).
 //
@@ -59,6 +63,7 @@ func main() {
 		warm      = flag.Duration("warmup", time.Second, "writes before measuring")
 		pid       = flag.Int("pid", 0, "the server's process id, for its CPU and memory")
 		timed     = flag.Int("timed", 10, "how many of the subscribers time every member (the others only read)")
+		bare      = flag.Bool("bare", false, "also time every member on a bare replica connection to the master (no redtap code): the path from the master alone")
 		label     = flag.String("label", "", "printed first on the result line")
 	)
 	flag.Parse()
@@ -97,6 +102,10 @@ func main() {
 		}
 	}
 
+	if *bare { // synced during the warm-up
+		go r.bareReplica(ctx, *redisAddr)
+	}
+
 	// Warm up, then measure.
 	seq := 0
 	write(ctx, rc, *key, *rate, *warm, &seq)
@@ -125,10 +134,12 @@ func main() {
 	wg.Wait()
 
 	r.mu.Lock()
-	lats, sock := r.lats, r.sock
+	lats, sock, bl, bs := r.lats, r.sock, r.bare, r.bareSock
 	r.mu.Unlock()
 	slices.Sort(lats)
 	slices.Sort(sock)
+	slices.Sort(bl)
+	slices.Sort(bs)
 	pctOf := func(l []time.Duration, p float64) time.Duration {
 		if len(l) == 0 {
 			return 0
@@ -143,6 +154,10 @@ func main() {
 	line := fmt.Sprintf("%s rate=%d achieved=%.0f/s subs=%d timed=%d samples=%d seen=%.1f%% p50=%s p99=%s max=%s messages=%d updates=%d",
 		*label, *rate, achieved, *subs, min(*timed, *subs), len(lats), 100*float64(len(lats))/float64(max(want, 1)), ms(pct(0.5)), ms(pct(0.99)), ms(pct(1)), d, r.updates.Load())
 	line += fmt.Sprintf(" socket_p50=%s socket_p99=%s socket_max=%s", ms(pctOf(sock, 0.5)), ms(pctOf(sock, 0.99)), ms(pctOf(sock, 1)))
+	if *bare {
+		line += fmt.Sprintf(" bare_samples=%d bare_p50=%s bare_p99=%s bare_socket_p50=%s bare_socket_p99=%s",
+			len(bl), ms(pctOf(bl, 0.5)), ms(pctOf(bl, 0.99)), ms(pctOf(bs, 0.5)), ms(pctOf(bs, 0.99)))
+	}
 	if *pid > 0 {
 		line += fmt.Sprintf(" server_cpu=%s cpu_per_1000=%s server_rss=%.1fMiB", ms(cpu), ms(cpu*1000/time.Duration(max(d, 1))), float64(rss)/(1<<20))
 	}
@@ -160,6 +175,8 @@ type run struct {
 	mu        sync.Mutex
 	lats      []time.Duration // write to read by the client
 	sock      []time.Duration // write to arrival in the client's socket
+	bare      []time.Duration // write to read on the bare replica connection
+	bareSock  []time.Duration // write to arrival in its socket
 }
 
 // client reads one SSE stream until ctx ends and times every member of
@@ -461,4 +478,117 @@ func (c *stampConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// bareReplica syncs with the master as a replica with nothing but a
+// socket (no redtap code: handshake, skip the snapshot, read) and times
+// every member of the stream while measuring, until ctx ends.
+func (r *run) bareReplica(ctx context.Context, addr string) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		fail(err)
+	}
+	c, err := newStampConn(nc)
+	if err != nil {
+		fail(err)
+	}
+	context.AfterFunc(ctx, func() { c.Close() })
+	br := bufio.NewReaderSize(c, 64<<10)
+	line := func() string {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			fail(fmt.Errorf("bare replica: %v", err))
+		}
+		return strings.TrimRight(l, "\r\n")
+	}
+	// One command at a time: a master refuses PSYNC behind pending replies.
+	if _, err := io.WriteString(c, "REPLCONF capa eof capa psync2\r\n"); err != nil {
+		fail(err)
+	}
+	if l := line(); l != "+OK" {
+		fail(fmt.Errorf("bare replica: REPLCONF: %s", l))
+	}
+	if _, err := io.WriteString(c, "PSYNC ? -1\r\n"); err != nil {
+		fail(err)
+	}
+	l := line()
+	for l == "" || !strings.HasPrefix(l, "$") { // +FULLRESYNC, then newlines while the master prepares
+		if strings.HasPrefix(l, "-") {
+			fail(fmt.Errorf("bare replica: PSYNC: %s", l))
+		}
+		l = line()
+	}
+	if mark, ok := strings.CutPrefix(l, "$EOF:"); ok { // diskless: up to the mark
+		var tail []byte
+		for !bytes.HasSuffix(tail, []byte(mark)) {
+			b, err := br.ReadByte()
+			if err != nil {
+				fail(err)
+			}
+			tail = append(tail, b)
+			if len(tail) > 2*len(mark) {
+				tail = tail[len(tail)-len(mark):]
+			}
+		}
+	} else {
+		n, err := strconv.ParseInt(l[1:], 10, 64)
+		if err != nil {
+			fail(fmt.Errorf("bare replica: snapshot length %q", l))
+		}
+		if _, err := br.Discard(int(n)); err != nil {
+			fail(err)
+		}
+	}
+	go func() { // the acknowledgements a master expects
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for range t.C {
+			if _, err := io.WriteString(c, "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$1\r\n0\r\n"); err != nil {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 64<<10)
+	var mine, sock []time.Duration
+	for {
+		n, err := br.Read(buf)
+		if err != nil {
+			return
+		}
+		now, arrived := time.Now().UnixNano(), c.arrived.Load()
+		if !r.measuring.Load() {
+			continue
+		}
+		mine, sock = mine[:0], sock[:0]
+		from := r.from.Load()
+		for b := buf[:n]; ; {
+			// A member is "<seq>:<19 digits>", a bulk string of its own.
+			i := bytes.IndexByte(b, ':')
+			if i < 0 {
+				break
+			}
+			j := i + 1
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+				j++
+			}
+			k := i
+			for k > 0 && b[k-1] >= '0' && b[k-1] <= '9' {
+				k--
+			}
+			if j-i-1 == 19 && k < i {
+				seq, _ := strconv.ParseInt(string(b[k:i]), 10, 64)
+				ns, _ := strconv.ParseInt(string(b[i+1:j]), 10, 64)
+				if seq > from {
+					mine = append(mine, time.Duration(now-ns))
+					sock = append(sock, time.Duration(arrived-ns))
+				}
+			}
+			b = b[j:]
+		}
+		r.mu.Lock()
+		r.bare = append(r.bare, mine...)
+		r.bareSock = append(r.bareSock, sock...)
+		r.mu.Unlock()
+	}
 }
