@@ -59,7 +59,7 @@ for iv in $INTERVALS; do
 				redis-cli -p "$RPORT" del lat >/dev/null
 				start_serve "$iv"
 				"$DIR/livebench" --redis "127.0.0.1:$RPORT" --url "http://127.0.0.1:$LPORT/events?match=lat" \
-					--pid "$SPID" --rate "$rate" --subs "$subs" --dur "$DUR" --label "interval=$iv"
+					--pid "$SPID" --rate "$rate" --subs "$subs" --dur "$DUR" --bare --label "interval=$iv"
 				stop_serve
 			done
 		done
