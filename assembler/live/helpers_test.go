@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -139,27 +140,37 @@ func (c *sseClient) close() {
 // next returns the next event (comments skipped).
 func (c *sseClient) next(t *testing.T) sseEvent {
 	t.Helper()
+	e, err := c.read()
+	require.NoError(t, err)
+	return e
+}
+
+// read is next for another goroutine than the test's.
+func (c *sseClient) read() (sseEvent, error) {
 	var e sseEvent
 	seen := false
 	for {
 		line, err := c.r.ReadString('\n')
-		require.NoError(t, err)
+		if err != nil {
+			return e, err
+		}
 		line = strings.TrimSuffix(line, "\n")
 		switch {
 		case line == "":
 			if seen {
-				return e
+				return e, nil
 			}
 		case strings.HasPrefix(line, ":"):
 		case strings.HasPrefix(line, "event: "):
 			e.Event, seen = line[len("event: "):], true
 		case strings.HasPrefix(line, "id: "):
-			e.ID, err = strconv.ParseInt(line[len("id: "):], 10, 64)
-			require.NoError(t, err)
+			if e.ID, err = strconv.ParseInt(line[len("id: "):], 10, 64); err != nil {
+				return e, err
+			}
 		case strings.HasPrefix(line, "data: "):
 			e.Data += line[len("data: "):]
 		default:
-			t.Fatalf("unexpected line %q", line)
+			return e, fmt.Errorf("unexpected line %q", line)
 		}
 	}
 }
@@ -202,13 +213,22 @@ func keysOf(t *testing.T, data string) []string {
 // setIDs returns "key/id" of every set entry of a dUpdates.
 func setIDs(t *testing.T, data string) []string {
 	t.Helper()
+	ids, err := setIDsOf(data)
+	require.NoError(t, err)
+	return ids
+}
+
+// setIDsOf is setIDs for another goroutine than the test's.
+func setIDsOf(data string) ([]string, error) {
 	var d dUpdatesMsg
-	require.NoError(t, json.Unmarshal([]byte(data), &d))
+	if err := json.Unmarshal([]byte(data), &d); err != nil {
+		return nil, err
+	}
 	var ids []string
 	for _, k := range d.Deltas {
 		for _, s := range k.Set {
 			ids = append(ids, k.Key+"/"+s.ID)
 		}
 	}
-	return ids
+	return ids, nil
 }

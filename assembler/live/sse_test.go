@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,4 +287,110 @@ func TestSSESlowViewer(t *testing.T) {
 	st := h.Assembler().Stats()
 	require.Positive(t, st.Refused)
 	require.Positive(t, st.FreshUpdates)
+}
+
+// TestSSEChurn serves a stream to viewers that come and go while it flows:
+// the ones that stay get every change in order, and the ones that left
+// leave nothing behind.
+func TestSSEChurn(t *testing.T) {
+	src, h := newHub(t, assembler.AtOnce)
+	srv := serve(t, h.SSE())
+	src.snapshot(100, "a:1")
+	c := dialSSE(t, srv.URL, "")
+	c.next(t)
+	c.close()
+	base := settle(t, h)
+
+	// The viewers that stay read in goroutines of their own; the writes
+	// wait for the slowest when it is 20 behind, so that none falls
+	// behind its bounds (and gets a fresh updates) on a slow machine.
+	const n = 300
+	var (
+		mu   sync.Mutex
+		got  = make([][]string, 4)
+		errs = make(chan error, len(got))
+	)
+	var stay []*sseClient
+	for k := range got {
+		c := dialSSE(t, srv.URL, "")
+		require.Equal(t, "updates", c.next(t).Event)
+		stay = append(stay, c)
+		go func() {
+			for {
+				e, err := c.read()
+				if err != nil {
+					errs <- err
+					return
+				}
+				if e.Event != "dUpdates" {
+					errs <- fmt.Errorf("viewer %d: %s after the first updates", k, e.Event)
+					return
+				}
+				ids, err := setIDsOf(e.Data)
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				got[k] = append(got[k], ids...)
+				full := len(got[k]) >= n
+				mu.Unlock()
+				if full {
+					errs <- nil
+					return
+				}
+			}
+		}()
+	}
+	slowest := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		m := n
+		for _, g := range got {
+			m = min(m, len(g))
+		}
+		return m
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 40 { // come, read a little or not, go
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			if err != nil {
+				return
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			_, _ = io.CopyN(io.Discard, resp.Body, int64(i*97))
+		}()
+	}
+	for i := 1; i <= n; i++ {
+		src.zadd(int64(100+i), "a:1", i, strconv.Itoa(i))
+		for i-slowest() > 20 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for range got {
+		require.NoError(t, <-errs)
+	}
+	for _, g := range got {
+		want := make([]string, n)
+		for i := range want {
+			want[i] = "a:1/" + strconv.Itoa(i+1)
+		}
+		require.Equal(t, want, g)
+	}
+	cancel() // the viewers still reading a little
+	wg.Wait()
+	for _, c := range stay {
+		c.close()
+	}
+	require.LessOrEqual(t, settle(t, h), base, "goroutines left behind")
 }
