@@ -69,18 +69,10 @@ func parsePublishArgs(args []string, stderr io.Writer) (*publishOptions, error) 
 			"publishes nothing twice and loses nothing.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseConn(fs, args, &o.connFlags, &o.selectFlags); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, usageErr(fs, "unexpected arguments %q", fs.Args())
-	}
-	if msg := o.check(fs); msg != "" {
-		return nil, usageErr(fs, "%s", msg)
-	}
 	switch {
-	case o.db < -1:
-		return nil, usageErr(fs, "--db %d: want a database number", o.db)
 	case (o.natsURL == "") == (o.kafkaAddr == ""):
 		return nil, usageErr(fs, "want one of --nats and --kafka")
 	case o.natsURL != "" && o.stream == "":

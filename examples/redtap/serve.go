@@ -65,14 +65,8 @@ func parseServeArgs(args []string, stderr io.Writer) (*serveOptions, error) {
 			"from it, so there is no --checkpoint.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseConn(fs, args, &o.connFlags, nil); err != nil {
 		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, usageErr(fs, "unexpected arguments %q", fs.Args())
-	}
-	if msg := o.check(fs); msg != "" {
-		return nil, usageErr(fs, "%s", msg)
 	}
 	if msg := o.checkResp(fs); msg != "" {
 		return nil, usageErr(fs, "%s", msg)

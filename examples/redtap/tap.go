@@ -124,10 +124,7 @@ func parseTapArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 			"of a transaction, only those commands, between MULTI and EXEC.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := o.checkConn(fs); err != nil {
+	if err := parseConn(fs, args, &o.connFlags, &o.selectFlags); err != nil {
 		return nil, err
 	}
 	switch {
@@ -154,17 +151,22 @@ func (c *connFlags) replicaConfig() (replica.Config, error) {
 	return cfg, err
 }
 
-// checkConn checks the connection and selection flags once parsed, fills
-// in what they imply, and refuses positional arguments.
-func (o *tapOptions) checkConn(fs *flag.FlagSet) error {
+// parseConn is what every subcommand's parsing starts with: it parses
+// args into fs (whose flags include c's, and sel's when not nil), refuses
+// positional arguments, and checks the connection flags, filling in what
+// they imply, and --db.
+func parseConn(fs *flag.FlagSet, args []string, c *connFlags, sel *selectFlags) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	if fs.NArg() > 0 {
 		return usageErr(fs, "unexpected arguments %q", fs.Args())
 	}
-	if msg := o.check(fs); msg != "" {
+	if msg := c.check(fs); msg != "" {
 		return usageErr(fs, "%s", msg)
 	}
-	if o.db < -1 {
-		return usageErr(fs, "--db %d: want a database number", o.db)
+	if sel != nil && sel.db < -1 {
+		return usageErr(fs, "--db %d: want a database number", sel.db)
 	}
 	return nil
 }

@@ -42,10 +42,7 @@ func parseWatchArgs(args []string, stderr io.Writer) (*tapOptions, error) {
 			"(…), bytes that are not printable UTF-8 are shown as \\xNN.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if err := o.checkConn(fs); err != nil {
+	if err := parseConn(fs, args, &o.connFlags, &o.selectFlags); err != nil {
 		return nil, err
 	}
 	return o, nil
