@@ -179,6 +179,15 @@ type run struct {
 	bareSock  []time.Duration // write to arrival in its socket
 }
 
+// record adds a read's samples, to the read and socket figures of one
+// kind of reader.
+func (r *run) record(reads, socks *[]time.Duration, read, sock []time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*reads = append(*reads, read...)
+	*socks = append(*socks, sock...)
+}
+
 // client reads one SSE stream until ctx ends and times every member of
 // every dUpdates. It reports on ready once the first updates arrived.
 func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error, timed bool) {
@@ -264,10 +273,7 @@ func (r *run) client(ctx context.Context, u *url.URL, ready chan<- error, timed 
 			}
 			rest = rest[k:]
 		}
-		r.mu.Lock()
-		r.lats = append(r.lats, mine...)
-		r.sock = append(r.sock, sock...)
-		r.mu.Unlock()
+		r.record(&r.lats, &r.sock, mine, sock)
 		r.samples.Add(int64(len(mine)))
 	}
 }
@@ -586,9 +592,6 @@ func (r *run) bareReplica(ctx context.Context, addr string) {
 			}
 			b = b[j:]
 		}
-		r.mu.Lock()
-		r.bare = append(r.bare, mine...)
-		r.bareSock = append(r.bareSock, sock...)
-		r.mu.Unlock()
+		r.record(&r.bare, &r.bareSock, mine, sock)
 	}
 }
