@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,7 +234,9 @@ func settle(t *testing.T, ctx context.Context, cl *clustertest.Cluster, c *consu
 		}
 		if time.Now().After(deadline) {
 			st := c.tap.Stats()
-			t.Fatalf("fences not replayed after 30s: %+v; %s", st, c.tap.Debug())
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("fences not replayed after 30s: %+v; %s\ngoroutines:\n%s", st, c.tap.Debug(), buf)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -59,7 +59,7 @@ type item struct {
 	ev   replica.Event
 	err  error
 	recv time.Time
-	held time.Time // when first held
+	held time.Time // when first held; zero once no longer held
 	del  *delState
 }
 
@@ -169,11 +169,20 @@ func (t *Tap) caught(sh *shard, off int64, now time.Time) bool {
 	if sh.seen >= off {
 		return true
 	}
-	if sh.cur != nil {
-		// The shard waits on the merger (its event is held): what comes
-		// after that event cannot be read yet. Treat it as caught up, or
-		// two shards holding a DEL each would wait for each other.
-		return true
+	if it := sh.cur; it != nil {
+		if !it.held.IsZero() {
+			// The shard waits on the merger (its event is held): what
+			// comes after that event cannot be read yet. Treat it as
+			// caught up, or two shards holding a DEL each would wait
+			// for each other.
+			return true
+		}
+		// Its event is on its way to the consumer, and what follows
+		// comes once the consumer has it: not caught up yet. (Taking it
+		// as caught up let a migration's DEL go out as a user delete
+		// when its RESTORE-ASKING came right after such an event.)
+		sh.probeOK = false
+		return false
 	}
 	r := sh.r.Load()
 	if r == nil || !sh.inNext.Load() {

@@ -452,6 +452,7 @@ func (t *Tap) recheck(now time.Time) {
 				continue
 			}
 			if t.step(it, now) {
+				it.held = time.Time{}
 				t.held = append(t.held[:i], t.held[i+1:]...)
 				i--
 				moved = true
