@@ -85,13 +85,19 @@
 // Limits of the recognition: the barrier costs one INFO round trip to the
 // other primaries per DEL (coalesced) and delays DELs by that much; a shard
 // that does not answer (its primary is down) is not waited for; a shard
-// whose own next event is held is counted as caught up, so a RESTORE-ASKING
-// written right behind such an event may be read after a concurrent DEL on
-// another shard (that DEL then goes out as a user delete and the
-// RESTORE-ASKING, unpaired after MoveWait, as an ordinary command). A
-// MIGRATE ... COPY has no DEL: its RESTORE-ASKING is delivered as an
-// ordinary command after MoveWait. Both are counted in Stats.UnpairedMoves
-// and Stats.BarrierTimeouts.
+// whose own next event is held (waiting for a DEL itself) is counted as
+// caught up, or two such shards would wait for each other, so a
+// RESTORE-ASKING written right behind such an event may be read after a
+// concurrent DEL on another shard. That DEL then goes out as a user delete,
+// and the RESTORE-ASKING, when it comes (within 2×MoveWait), goes out as an
+// ordinary write with REPLACE, so the key is written again downstream
+// (Stats.LateMoveIns; should the DEL have been a user's after all, and the
+// key written again since, this writes its current value once more). A RESTORE-ASKING whose DEL has not come within
+// MoveWait is given up (Stats.UnpairedMoves): the shard's events it held go
+// on, and a DEL of that key that still comes (within 2×MoveWait) is taken
+// as its other half (Stats.LateDels). A MIGRATE ... COPY has no DEL: its
+// RESTORE-ASKING is given up the same way. Barriers that did not finish
+// within MoveWait are counted in Stats.BarrierTimeouts.
 //
 // CLUSTER commands in a shard's stream (Valkey 8 replicates CLUSTER SETSLOT
 // during a migration) are consumed, never delivered: they change no key,

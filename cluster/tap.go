@@ -64,6 +64,12 @@ type Stats struct {
 	// RESTORE-ASKING); UnpairedMoves the halves delivered as ordinary
 	// commands because the other half did not come within MoveWait.
 	Moves, UnpairedMoves int64
+	// LateMoveIns counts RESTORE-ASKINGs delivered as ordinary writes
+	// (with REPLACE) because their DEL had already gone out as a delete
+	// (it could not be paired in time): the key is written again
+	// downstream. LateDels counts DELs taken as the other half of a
+	// RESTORE-ASKING given up before they came.
+	LateMoveIns, LateDels int64
 	// Barriers counts the checks that a DEL is no migration (one INFO
 	// replication to every other primary); BarrierTimeouts those that
 	// did not finish within MoveWait.
@@ -119,6 +125,39 @@ type Tap struct {
 	sticky    *shard  // in the middle of a snapshot key's chunks
 	deferred  []*item // events of other shards meanwhile
 	barrier   *barrier
+	// Halves that went out alone (see Stats.LateMoveIns, LateDels), for
+	// 2×MoveWait: a DEL delivered as a delete, a RESTORE-ASKING given up.
+	lateDels, givenUp map[mkey]lateHalf
+}
+
+// lateHalf is one half of a migration that went out alone.
+type lateHalf struct {
+	sh *shard
+	at time.Time
+}
+
+// noteLate records k's lone half in m, and forgets the halves past
+// 2×MoveWait.
+func (t *Tap) noteLate(m map[mkey]lateHalf, k mkey, sh *shard, now time.Time) {
+	if len(m) >= 1024 {
+		for k, h := range m {
+			if now.Sub(h.at) > 2*t.cfg.MoveWait {
+				delete(m, k)
+			}
+		}
+	}
+	m[k] = lateHalf{sh: sh, at: now}
+}
+
+// takeLate reports whether m holds a lone half of k from another shard
+// than sh, recent enough, and forgets it.
+func (t *Tap) takeLate(m map[mkey]lateHalf, k mkey, sh *shard, now time.Time) bool {
+	h, ok := m[k]
+	if !ok || h.sh == sh {
+		return false
+	}
+	delete(m, k)
+	return now.Sub(h.at) <= 2*t.cfg.MoveWait
 }
 
 type ready struct {
@@ -167,6 +206,7 @@ func Dial(ctx context.Context, cfg Config) (*Tap, error) {
 		in: make(chan *item), topo: make(chan []ShardInfo, 1), pollCh: make(chan struct{}, 1),
 		closed: make(chan struct{}), shards: map[string]*shard{}, nodeAddrs: map[string]string{},
 		committed: map[string]ShardMark{}, pending: map[mkey][]*moveIn{},
+		lateDels: map[mkey]lateHalf{}, givenUp: map[mkey]lateHalf{},
 		merged: cp.Offset, commitOff: cp.Offset,
 	}
 	for id, m := range cp.Shards {
@@ -601,6 +641,7 @@ func (t *Tap) dropMoveIns(sh *shard) {
 				continue
 			}
 			t.unpend(mi)
+			t.noteLate(t.givenUp, k, mi.sh, time.Now())
 			t.mu.Lock()
 			t.st.UnpairedMoves++
 			t.mu.Unlock()
@@ -647,6 +688,24 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 	sh := it.sh
 	if isMoveIn(e.Args) {
 		k := mkey{e.DB, string(e.Args[1])}
+		if t.takeLate(t.lateDels, k, sh, now) {
+			// Its DEL went out as a delete: write the key again.
+			t.mu.Lock()
+			t.st.LateMoveIns++
+			t.mu.Unlock()
+			t.log.Warn("cluster: RESTORE-ASKING after its DEL went out: delivered as a write", "shard", sh.id, "key", k.key)
+			// With REPLACE: should that DEL have been a user's after
+			// all, and the key written again since, this only writes
+			// the key's current value once more.
+			if !hasArg(e.Args[4:], "REPLACE") {
+				e.Args = append(e.Args[:len(e.Args):len(e.Args)], []byte("REPLACE"))
+			}
+			t.deliver(it, MoveNone)
+			// Should a DEL still come (the key was deleted and
+			// written again before it moved), it pairs with this.
+			t.noteLate(t.givenUp, k, sh, now)
+			return true
+		}
 		// A DEL of another shard waiting for this key?
 		for _, h := range t.held {
 			if h.del != nil && h.sh != sh && h.del.unpaired[k] {
@@ -691,10 +750,19 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 		it.del = ds
 		for _, a := range e.Args[1:] {
 			k := mkey{e.DB, string(a)}
-			if t.takePending(k, sh) {
+			switch {
+			case t.takePending(k, sh):
 				ds.paired++
 				t.countMove()
-			} else {
+			case t.takeLate(t.givenUp, k, sh, now):
+				// Its RESTORE-ASKING was given up: this is its other
+				// half all the same.
+				ds.paired++
+				t.countMove()
+				t.mu.Lock()
+				t.st.LateDels++
+				t.mu.Unlock()
+			default:
 				ds.unpaired[k] = true
 			}
 		}
@@ -711,6 +779,9 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 			t.st.BarrierTimeouts++
 			t.mu.Unlock()
 		}
+	}
+	for k := range ds.unpaired { // going out as deletes
+		t.noteLate(t.lateDels, k, sh, now)
 	}
 	switch {
 	case ds.paired == 0:
@@ -739,6 +810,16 @@ func (t *Tap) countMove() {
 	t.mu.Unlock()
 }
 
+// hasArg reports whether args has name (case-insensitive).
+func hasArg(args [][]byte, name string) bool {
+	for _, a := range args {
+		if equalFold(a, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // isMoveIn reports a RESTORE-ASKING (or a RESTORE with an ASKING
 // argument), how MIGRATE writes a key to the target.
 func isMoveIn(args [][]byte) bool {
@@ -751,12 +832,7 @@ func isMoveIn(args [][]byte) bool {
 	if !equalFold(args[0], "RESTORE") {
 		return false
 	}
-	for _, a := range args[4:] {
-		if equalFold(a, "ASKING") {
-			return true
-		}
-	}
-	return false
+	return hasArg(args[4:], "ASKING")
 }
 
 func isClusterCommand(args [][]byte) bool { return len(args) > 0 && equalFold(args[0], "CLUSTER") }
