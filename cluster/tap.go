@@ -688,6 +688,21 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 	sh := it.sh
 	if isMoveIn(e.Args) {
 		k := mkey{e.DB, string(e.Args[1])}
+		// A DEL of another shard waiting for this key?
+		for _, h := range t.held {
+			if h.del != nil && h.sh != sh && h.del.unpaired[k] {
+				delete(h.del.unpaired, k)
+				h.del.paired++
+				t.countMove()
+				if t.cfg.Moves == MovesMark {
+					t.deliver(it, MoveIn)
+				} else {
+					t.consume(it, false)
+				}
+				return true
+			}
+		}
+		// No DEL waits for it: did its DEL go out as a delete?
 		if t.takeLate(t.lateDels, k, sh, now) {
 			// Its DEL went out as a delete: write the key again.
 			t.mu.Lock()
@@ -705,20 +720,6 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 			// written again before it moved), it pairs with this.
 			t.noteLate(t.givenUp, k, sh, now)
 			return true
-		}
-		// A DEL of another shard waiting for this key?
-		for _, h := range t.held {
-			if h.del != nil && h.sh != sh && h.del.unpaired[k] {
-				delete(h.del.unpaired, k)
-				h.del.paired++
-				t.countMove()
-				if t.cfg.Moves == MovesMark {
-					t.deliver(it, MoveIn)
-				} else {
-					t.consume(it, false)
-				}
-				return true
-			}
 		}
 		var ce *commitEntry
 		if t.cfg.Moves == MovesMark {
