@@ -128,6 +128,7 @@ type Tap struct {
 	// Halves that went out alone (see Stats.LateMoveIns, LateDels), for
 	// 2×MoveWait: a DEL delivered as a delete, a RESTORE-ASKING given up.
 	lateDels, givenUp map[mkey]lateHalf
+	latePruned        time.Time // when they were last pruned
 }
 
 // lateHalf is one half of a migration that went out alone.
@@ -136,13 +137,17 @@ type lateHalf struct {
 	at time.Time
 }
 
-// noteLate records k's lone half in m, and forgets the halves past
-// 2×MoveWait.
+// noteLate records k's lone half in m. Once per MoveWait it forgets the
+// halves past 2×MoveWait: every user DEL is noted, so pruning on each
+// would cost a scan of every recent DEL per DEL.
 func (t *Tap) noteLate(m map[mkey]lateHalf, k mkey, sh *shard, now time.Time) {
-	if len(m) >= 1024 {
-		for k, h := range m {
-			if now.Sub(h.at) > 2*t.cfg.MoveWait {
-				delete(m, k)
+	if now.Sub(t.latePruned) > t.cfg.MoveWait {
+		t.latePruned = now
+		for _, lm := range []map[mkey]lateHalf{t.lateDels, t.givenUp} {
+			for k, h := range lm {
+				if now.Sub(h.at) > 2*t.cfg.MoveWait {
+					delete(lm, k)
+				}
 			}
 		}
 	}
