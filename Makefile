@@ -25,12 +25,7 @@ unit:
 
 ## fuzz: every fuzz target for FUZZTIME each (seed corpora run in `unit` already)
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "fuzz $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	  done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 ## bench: decoder micro-benchmarks (see BENCHMARKS.md for whole-program runs)
 bench:
