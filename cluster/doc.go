@@ -18,11 +18,14 @@
 //
 // Dial asks the seed nodes for the shards (CLUSTER SHARDS, or CLUSTER NODES
 // on servers without it) and opens one replica session (package replica) on
-// each shard's primary. Each session has a goroutine that reads one event
-// and hands it to the merger, then waits until the merger is done with it:
-// the event's slices alias the session's buffers, so nothing is copied, and
-// a shard the caller does not keep up with is not read (backpressure as in
-// package replica, per shard).
+// each shard's primary. Each session has a goroutine that reads ahead of
+// the merger into a bounded queue (256 events or 1 MiB of arguments):
+// commands and transactions are copied out of the session's buffers; any
+// other event (snapshot records, a command of more than 64 KiB) is not, and
+// the goroutine waits until the merger is done with it. The merger takes the
+// queue whole, so a busy stream costs no hand-off per event. A shard the
+// caller does not keep up with is not read past its queue (backpressure as
+// in package replica, per shard).
 //
 // A shard keeps one id for its life: the server's shard id where it has one
 // (Redis 7.2+, Valkey), else the node id of the first primary the tap saw

@@ -14,7 +14,10 @@ func (t *Tap) Debug() string {
 		fmt.Fprintf(&b, "  held %s %T del=%+v\n", it.sh.id, it.ev, it.del)
 	}
 	for _, sh := range t.shardList() {
-		fmt.Fprintf(&b, "  shard %s addr %s seen %d moveIns %d cur %v inNext %v\n", sh.id, sh.getAddr(), sh.seen, sh.moveIns, sh.cur != nil, sh.inNext.Load())
+		sh.qmu.Lock()
+		queued := len(sh.local) - sh.li + len(sh.q)
+		sh.qmu.Unlock()
+		fmt.Fprintf(&b, "  shard %s addr %s seen %d moveIns %d cur %v queued %d inNext %v\n", sh.id, sh.getAddr(), sh.seen, sh.moveIns, sh.cur != nil, queued, sh.inNext.Load())
 	}
 	return b.String()
 }

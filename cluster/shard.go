@@ -17,7 +17,16 @@ type shard struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	ack    chan struct{}
+	ack    chan struct{} // the merger released an event that was not copied
+	room   chan struct{} // the merger took the queue
+
+	// The read-ahead queue: events the shard's goroutine has read and the
+	// merger has not taken yet, in order. Commands and transactions in it
+	// are copies (see own), so the goroutine reads on; any other event is
+	// the last one in it until the merger releases it.
+	qmu    sync.Mutex
+	q      []*item
+	qBytes int
 
 	r       atomic.Pointer[replica.Replica]
 	addrMu  sync.Mutex
@@ -30,7 +39,9 @@ type shard struct {
 	cq      []*commitEntry
 
 	// Merger state (the goroutine in Tap.Next).
-	cur      *item // received, not yet released
+	local    []*item // taken from q; local[li:] not yet accepted
+	li       int
+	cur      *item // accepted, not yet released
 	lastOff  int64 // the shard's offset of the last event taken
 	seen     int64 // the shard's offset of the last event received
 	gated    bool  // in the initial snapshot, which is merged
@@ -61,6 +72,7 @@ type item struct {
 	recv time.Time
 	held time.Time // when first held; zero once no longer held
 	del  *delState
+	ack  bool // not copied: the shard reads on once it is released
 }
 
 // delState is a DEL being told apart: migration or user delete.
@@ -78,10 +90,19 @@ type commitEntry struct {
 	pending bool
 }
 
-// run is a shard's goroutine: it reads the session and hands each event
-// to the merger, then waits until the merger is done with it (the event's
-// slices alias the session's buffers). primed says the first event was
-// read by Dial and is in the merger already.
+// Read-ahead limits of a shard: events, and bytes of copied arguments.
+const (
+	queueMax      = 256
+	queueMaxBytes = 1 << 20
+	ownMax        = 64 << 10 // a command with more argument bytes is not copied
+)
+
+// run is a shard's goroutine: it reads the session and queues each event
+// for the merger. Commands and transactions are copied and it reads on, up
+// to queueMax events or queueMaxBytes ahead of the merger; after any other
+// event (or a command too large to copy) it waits until the merger is done
+// with it, since the event's slices alias the session's buffers. primed says
+// the first event was read by Dial and is in the merger already.
 func (t *Tap) run(sh *shard, primed bool) {
 	defer t.wg.Done()
 	defer close(sh.done)
@@ -125,20 +146,123 @@ func (t *Tap) run(sh *shard, primed bool) {
 		if err != nil && ctx.Err() != nil {
 			return
 		}
-		select {
-		case t.in <- &item{sh: sh, ev: ev, err: err, recv: time.Now()}:
-		case <-ctx.Done():
-			return
+		it := &item{sh: sh, ev: ev, err: err, recv: time.Now()}
+		n := -1
+		if err == nil {
+			n = own(ev)
 		}
+		it.ack = n < 0
+		full := sh.push(it, max(n, 0))
+		t.signal()
 		if err != nil {
 			return
 		}
-		select {
-		case <-sh.ack:
-		case <-ctx.Done():
-			return
+		if it.ack {
+			select {
+			case <-sh.ack:
+			case <-ctx.Done():
+				return
+			}
+		}
+		for full {
+			select {
+			case <-sh.room:
+			case <-ctx.Done():
+				return
+			}
+			full = sh.full()
 		}
 	}
+}
+
+// push queues an event that holds n copied bytes, and reports whether the
+// queue is full.
+func (sh *shard) push(it *item, n int) bool {
+	sh.qmu.Lock()
+	defer sh.qmu.Unlock()
+	sh.q = append(sh.q, it)
+	sh.qBytes += n
+	return len(sh.q) >= queueMax || sh.qBytes >= queueMaxBytes
+}
+
+func (sh *shard) full() bool {
+	sh.qmu.Lock()
+	defer sh.qmu.Unlock()
+	return len(sh.q) >= queueMax || sh.qBytes >= queueMaxBytes
+}
+
+// head returns the next event of the shard for the merger, nil if none is
+// queued. Only the merger calls it.
+func (sh *shard) head() *item {
+	if sh.li == len(sh.local) {
+		clear(sh.local)
+		spare := sh.local[:0]
+		sh.qmu.Lock()
+		sh.local, sh.q, sh.qBytes = sh.q, spare, 0
+		sh.qmu.Unlock()
+		sh.li = 0
+		if len(sh.local) == 0 {
+			return nil
+		}
+		select {
+		case sh.room <- struct{}{}:
+		default:
+		}
+	}
+	return sh.local[sh.li]
+}
+
+// queued reports whether the merger has events of the shard to take.
+func (sh *shard) queued() bool {
+	if sh.li < len(sh.local) {
+		return true
+	}
+	sh.qmu.Lock()
+	defer sh.qmu.Unlock()
+	return len(sh.q) > 0
+}
+
+// own copies a command's or a transaction's arguments out of the session's
+// buffers, so that the shard can read on. It returns the bytes copied, or
+// -1 for an event it leaves as it is: any other kind, or arguments of more
+// than ownMax bytes.
+func own(ev replica.Event) int {
+	var one [1]*[][]byte
+	var lists []*[][]byte
+	switch e := ev.(type) {
+	case *replica.Command:
+		one[0] = &e.Args
+		lists = one[:]
+	case *replica.Transaction:
+		lists = make([]*[][]byte, len(e.Commands))
+		for i := range e.Commands {
+			lists[i] = &e.Commands[i].Args
+		}
+	default:
+		return -1
+	}
+	size, nargs := 0, 0
+	for _, l := range lists {
+		for _, a := range *l {
+			size += len(a)
+		}
+		nargs += len(*l)
+	}
+	if size > ownMax {
+		return -1
+	}
+	buf := make([]byte, 0, size)
+	args := make([][]byte, 0, nargs)
+	for _, l := range lists {
+		from := len(args)
+		for _, a := range *l {
+			at := len(buf)
+			buf = append(buf, a...)
+			args = append(args, buf[at:len(buf):len(buf)])
+		}
+		*l = args[from:len(args):len(args)]
+	}
+	return size
 }
 
 // stop ends the shard's session and goroutine.
@@ -172,7 +296,7 @@ func (t *Tap) caught(sh *shard, off int64, now time.Time) bool {
 	if it := sh.cur; it != nil {
 		if !it.held.IsZero() {
 			// The shard waits on the merger (its event is held): what
-			// comes after that event cannot be read yet. Treat it as
+			// comes after that event cannot be taken yet. Treat it as
 			// caught up, or two shards holding a DEL each would wait
 			// for each other.
 			return true
@@ -190,7 +314,9 @@ func (t *Tap) caught(sh *shard, off int64, now time.Time) bool {
 		return false
 	}
 	ret := sh.returns.Load()
-	if r.Stats().ProcessedOffset < off || !sh.inNext.Load() {
+	// The goroutine queues an event before it calls Next again: with Next
+	// in progress, whatever it returned before is in the queue or taken.
+	if r.Stats().ProcessedOffset < off || !sh.inNext.Load() || sh.queued() {
 		sh.probeOK = false
 		return false
 	}

@@ -93,7 +93,7 @@ type Tap struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	in     chan *item
+	wake   chan struct{} // a shard queued an event
 	topo   chan []ShardInfo
 	pollCh chan struct{}
 	closed chan struct{}
@@ -121,9 +121,10 @@ type Tap struct {
 	gateHeld  []*item
 	gateKeys  int64
 	gateBytes int64
-	synced    bool    // the first Sync was delivered
-	sticky    *shard  // in the middle of a snapshot key's chunks
-	deferred  []*item // events of other shards meanwhile
+	synced    bool     // the first Sync was delivered
+	sticky    *shard   // in the middle of a snapshot key's chunks: the others wait
+	order     []*shard // the shards, in the order the merger takes from them
+	rr        int      // where the next pass over order starts
 	barrier   *barrier
 	// Halves that went out alone (see Stats.LateMoveIns, LateDels), for
 	// 2×MoveWait: a DEL delivered as a delete, a RESTORE-ASKING given up.
@@ -208,7 +209,7 @@ func Dial(ctx context.Context, cfg Config) (*Tap, error) {
 	tctx, cancel := context.WithCancel(context.Background())
 	t := &Tap{
 		cfg: cfg, log: cfg.Logger, ctx: tctx, cancel: cancel,
-		in: make(chan *item), topo: make(chan []ShardInfo, 1), pollCh: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), topo: make(chan []ShardInfo, 1), pollCh: make(chan struct{}, 1),
 		closed: make(chan struct{}), shards: map[string]*shard{}, nodeAddrs: map[string]string{},
 		committed: map[string]ShardMark{}, pending: map[mkey][]*moveIn{},
 		lateDels: map[mkey]lateHalf{}, givenUp: map[mkey]lateHalf{},
@@ -230,7 +231,7 @@ func Dial(ctx context.Context, cfg Config) (*Tap, error) {
 			sh.r.Store(r)
 			var ev replica.Event
 			if ev, err = r.Next(ctx); err == nil {
-				first = append(first, &item{sh: sh, ev: ev, recv: time.Now()})
+				first = append(first, &item{sh: sh, ev: ev, recv: time.Now(), ack: true})
 			}
 		}
 		if err != nil {
@@ -304,7 +305,8 @@ func (t *Tap) resolve(ts ShardInfo, cp Checkpoint) (string, replica.Position) {
 func (t *Tap) newShard(id string, ts ShardInfo, addr string) *shard {
 	ctx, cancel := context.WithCancel(t.ctx)
 	sh := &shard{id: id, sid: ts.ID, ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		ack: make(chan struct{}, 1), addr: addr, members: map[string]bool{}}
+		ack: make(chan struct{}, 1), room: make(chan struct{}, 1), addr: addr, members: map[string]bool{}}
+	t.order = append(t.order, sh)
 	t.mu.Lock()
 	for _, n := range ts.Nodes {
 		sh.members[n.ID] = true
@@ -376,10 +378,7 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 		if t.err != nil {
 			return nil, t.err
 		}
-		if t.sticky == nil && len(t.deferred) > 0 {
-			it := t.deferred[0]
-			t.deferred = t.deferred[1:]
-			t.accept(it)
+		if t.pull() {
 			continue
 		}
 		var tc <-chan time.Time
@@ -390,8 +389,7 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 			tc = tick.C
 		}
 		select {
-		case it := <-t.in:
-			t.accept(it)
+		case <-t.wake:
 		case infos := <-t.topo:
 			t.applyTopology(infos)
 		case <-tc:
@@ -432,26 +430,57 @@ func (t *Tap) release(it *item) {
 		return
 	}
 	it.sh.cur = nil
+	if !it.ack {
+		return
+	}
 	select {
 	case it.sh.ack <- struct{}{}:
 	default:
 	}
 }
 
+// signal wakes the merger: a shard queued an event.
+func (t *Tap) signal() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pull makes one pass over the shards and accepts the next queued event of
+// each shard that has released its last one, and reports whether it
+// accepted any. While a snapshot key's chunks go out, only their shard is
+// taken from (and errors of the others).
+func (t *Tap) pull() bool {
+	took := false
+	n := len(t.order)
+	for i := 0; i < n; i++ {
+		sh := t.order[(t.rr+i)%n]
+		if sh.cur != nil {
+			continue
+		}
+		it := sh.head()
+		if it == nil || (t.sticky != nil && t.sticky != sh && it.err == nil) {
+			continue
+		}
+		sh.local[sh.li] = nil
+		sh.li++
+		took = true
+		t.accept(it)
+		if len(t.ready) > 0 || t.err != nil {
+			t.rr = (t.rr + i + 1) % n
+			return true
+		}
+	}
+	if n > 0 {
+		t.rr = (t.rr + 1) % n
+	}
+	return took
+}
+
 // accept takes a new event of a shard.
 func (t *Tap) accept(it *item) {
-	sh := it.sh
-	t.mu.Lock()
-	_, live := t.shards[sh.id]
-	t.mu.Unlock()
-	if !live {
-		return
-	}
-	if t.sticky != nil && t.sticky != sh && it.err == nil {
-		// A key's chunks go out together: the others wait.
-		t.deferred = append(t.deferred, it)
-		return
-	}
+	sh := it.sh // a live shard: pull takes from t.order only
 	sh.cur = it
 	if it.err != nil {
 		t.err = &Error{Shard: sh.id, Addr: sh.getAddr(), Op: "stream", Err: it.err}
@@ -474,7 +503,9 @@ func (t *Tap) accept(it *item) {
 		t.held = append(t.held, it)
 		return
 	}
-	t.recheck(time.Now())
+	if len(t.held) > 0 {
+		t.recheck(time.Now())
+	}
 }
 
 // unstick ends sh's run of chunks, and takes the events that waited.
@@ -482,7 +513,7 @@ func (t *Tap) unstick(sh *shard) {
 	if t.sticky != sh {
 		return
 	}
-	t.sticky = nil // Next takes the deferred events
+	t.sticky = nil // the others' events are taken again
 }
 
 // recheck steps the held events until none moves.

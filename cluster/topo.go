@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 )
@@ -243,6 +244,7 @@ func (t *Tap) applyTopology(infos []ShardInfo) {
 		t.dropMoveIns(sh)
 		t.unstick(sh)
 		sh.cur = nil
+		t.order = slices.DeleteFunc(t.order, func(o *shard) bool { return o == sh })
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
