@@ -189,7 +189,8 @@ func (s *Server) Client() *redis.Client {
 	return c
 }
 
-// Kill stops the server with SIGKILL and waits for it. Kill is idempotent.
+// Kill stops the server with SIGKILL, and any child it forked (an RDB
+// child), and waits for it. Kill is idempotent.
 func (s *Server) Kill() {
 	s.mu.Lock()
 	cmd, done := s.cmd, s.done
@@ -197,7 +198,12 @@ func (s *Server) Kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Kill() //nolint:errcheck
+	select {
+	case <-done:
+		return
+	default:
+	}
+	killTree(cmd.Process)
 	<-done
 }
 
