@@ -22,10 +22,10 @@ func (m *memCheckpointer) Load(context.Context) (cluster.Checkpoint, error) { re
 func (m *memCheckpointer) Save(context.Context, cluster.Checkpoint) error   { return nil }
 
 // benchBacklog starts a 3-primary cluster (no replicas), notes every
-// primary's position, writes n SETs across all slots, and returns the
-// positions from before the writes: each shard's backlog then holds its
-// share of the n commands.
-func benchBacklog(b *testing.B, n int) (*clustertest.Cluster, cluster.Checkpoint, map[string]string, map[string]int64) {
+// primary's position, writes n SETs across all slots (and then n DELs of
+// the same keys, with del), and returns the positions from before the
+// writes: each shard's backlog then holds its share of the commands.
+func benchBacklog(b *testing.B, n int, del bool) (*clustertest.Cluster, cluster.Checkpoint, map[string]string, map[string]int64) {
 	cl := clustertest.Start(b, clustertest.Options{ReplicasPer: -1, Args: []string{"--repl-backlog-size", "512mb"}})
 	ctx := context.Background()
 	cp := cluster.Checkpoint{Shards: map[string]cluster.ShardMark{}}
@@ -64,6 +64,17 @@ func benchBacklog(b *testing.B, n int) (*clustertest.Cluster, cluster.Checkpoint
 			b.Fatal(err)
 		}
 	}
+	for i := 0; del && i < n; i += 1000 {
+		_, err := cc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j := i; j < min(i+1000, n); j++ {
+				p.Del(ctx, "k:"+strconv.Itoa(j))
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	ends := map[string]int64{}
 	for id, a := range addrs {
 		c := redis.NewClient(&redis.Options{Addr: a, Protocol: 2, DisableIdentity: true})
@@ -86,17 +97,29 @@ const benchCmds = 300_000
 // BenchmarkClusterMerged reads a backlog of benchCmds SETs spread over 3
 // shards through one cluster.Tap (one session per shard, merged): the
 // figure to compare with BenchmarkClusterSeparate.
-func BenchmarkClusterMerged(b *testing.B) {
-	cl, cp, _, _ := benchBacklog(b, benchCmds)
+func BenchmarkClusterMerged(b *testing.B) { benchMerged(b, benchCmds, false) }
+
+// BenchmarkClusterMergedDel is BenchmarkClusterMerged over a backlog of
+// benchCmds/2 SETs and then a DEL of each key: every DEL is told apart
+// from a migration's (a barrier over the other primaries).
+func BenchmarkClusterMergedDel(b *testing.B) { benchMerged(b, benchCmds/2, true) }
+
+func benchMerged(b *testing.B, n int, del bool) {
+	cl, cp, _, _ := benchBacklog(b, n, del)
+	cmds := n
+	if del {
+		cmds *= 2
+	}
 	ctx := context.Background()
 	b.ResetTimer()
 	start := time.Now()
+	var st cluster.Stats
 	for range b.N {
 		tap, err := cluster.Dial(ctx, cluster.Config{Addrs: cl.Seeds(), Checkpointer: &memCheckpointer{cp}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		for n := 0; n < benchCmds; {
+		for n := 0; n < cmds; {
 			ev, err := tap.Next(ctx)
 			if err != nil {
 				b.Fatal(err)
@@ -105,15 +128,17 @@ func BenchmarkClusterMerged(b *testing.B) {
 				n++
 			}
 		}
+		st = tap.Stats()
 		tap.Close()
 	}
-	b.ReportMetric(float64(benchCmds*b.N)/time.Since(start).Seconds(), "cmds/s")
+	b.ReportMetric(float64(cmds*b.N)/time.Since(start).Seconds(), "cmds/s")
+	b.ReportMetric(float64(st.Barriers), "barriers")
 }
 
 // BenchmarkClusterSeparate reads the same backlog with three independent
 // replica sessions, one per shard, each on its own goroutine.
 func BenchmarkClusterSeparate(b *testing.B) {
-	_, cp, addrs, ends := benchBacklog(b, benchCmds)
+	_, cp, addrs, ends := benchBacklog(b, benchCmds, false)
 	ctx := context.Background()
 	b.ResetTimer()
 	start := time.Now()

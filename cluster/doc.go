@@ -78,15 +78,16 @@
 // A RESTORE-ASKING always comes first on the wire, but the two shards are
 // read concurrently, so the DEL may reach the merger first; to tell a
 // migration's DEL from a user's, a DEL with a key no RESTORE-ASKING has
-// announced waits for a barrier: every other shard's primary is asked for
-// its replication offset (INFO replication), and once the tap has read each
-// stream up to there, any RESTORE-ASKING written before the DEL has been
+// announced waits for a barrier: every primary is asked for its
+// replication offset (INFO replication), and once the tap has read each
+// other shard's stream up to there, any RESTORE-ASKING written before the DEL has been
 // seen. Keys still unpaired then were deleted by a user. With Config.Moves
 // MovesHide (the default) the two halves are not delivered (the key's value
 // did not change); with MovesMark both are, marked by Origin.Move.
 //
-// Limits of the recognition: the barrier costs one INFO round trip to the
-// other primaries per DEL (coalesced) and delays DELs by that much; a shard
+// Limits of the recognition: a barrier costs one INFO round trip to every
+// primary (on connections the tap keeps), serves every DEL of any shard
+// received before it started, and delays those DELs by that much; a shard
 // that does not answer (its primary is down) is not waited for; a shard
 // whose own next event is held (waiting for a DEL itself) is counted as
 // caught up, or two such shards would wait for each other, so a

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -179,4 +180,82 @@ func str(v any) string {
 		return strconv.FormatInt(x, 10)
 	}
 	return ""
+}
+
+// ctlPool keeps control connections to the primaries for the barriers'
+// queries, so that a barrier costs one INFO round trip, not a connection
+// (and a TLS handshake and an AUTH) per primary.
+type ctlPool struct {
+	mu     sync.Mutex
+	idle   map[string][]*ctlConn
+	closed bool
+}
+
+// maxIdleCtl is how many idle connections the pool keeps per address.
+const maxIdleCtl = 2
+
+func (p *ctlPool) get(addr string) *ctlConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.idle[addr]
+	if len(l) == 0 {
+		return nil
+	}
+	c := l[len(l)-1]
+	p.idle[addr] = l[:len(l)-1]
+	return c
+}
+
+func (p *ctlPool) put(c *ctlConn) {
+	p.mu.Lock()
+	if p.closed || len(p.idle[c.addr]) >= maxIdleCtl {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	if p.idle == nil {
+		p.idle = map[string][]*ctlConn{}
+	}
+	p.idle[c.addr] = append(p.idle[c.addr], c)
+	p.mu.Unlock()
+}
+
+// close closes the idle connections, and any put back later.
+func (p *ctlPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, l := range p.idle {
+		for _, c := range l {
+			c.Close()
+		}
+	}
+	p.idle = nil
+}
+
+// offset asks the node at addr for its master_repl_offset, on an idle
+// connection if there is one. An idle connection the server has closed
+// meanwhile costs one retry on a new one.
+func (p *ctlPool) offset(ctx context.Context, cfg *Config, addr string) (int64, error) {
+	for {
+		c := p.get(addr)
+		pooled := c != nil
+		if !pooled {
+			var err error
+			if c, err = dialCtl(ctx, cfg, addr); err != nil {
+				return 0, err
+			}
+		}
+		_, off, err := replOffset(ctx, c)
+		// With ctx still live after do, its deadline hook can no longer
+		// fire on the connection: it may be used again.
+		if err == nil && ctx.Err() == nil {
+			p.put(c)
+			return off, nil
+		}
+		c.Close()
+		if !pooled || ctx.Err() != nil {
+			return 0, err
+		}
+	}
 }

@@ -71,8 +71,9 @@ type Stats struct {
 	// RESTORE-ASKING given up before they came.
 	LateMoveIns, LateDels int64
 	// Barriers counts the checks that a DEL is no migration (one INFO
-	// replication to every other primary); BarrierTimeouts those that
-	// did not finish within MoveWait.
+	// replication to every primary, shared by the DELs received before
+	// it); BarrierTimeouts the DELs whose barrier did not pass within
+	// MoveWait.
 	Barriers, BarrierTimeouts int64
 	// Redirects counts sessions moved to a new primary (failovers);
 	// ShardsAdded and ShardsRemoved the topology changes; ShardFullSyncs
@@ -94,6 +95,7 @@ type Tap struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	wake   chan struct{} // a shard queued an event
+	ctl    ctlPool       // the barriers' connections
 	topo   chan []ShardInfo
 	pollCh chan struct{}
 	closed chan struct{}
@@ -121,11 +123,11 @@ type Tap struct {
 	gateHeld  []*item
 	gateKeys  int64
 	gateBytes int64
-	synced    bool     // the first Sync was delivered
-	sticky    *shard   // in the middle of a snapshot key's chunks: the others wait
-	order     []*shard // the shards, in the order the merger takes from them
-	rr        int      // where the next pass over order starts
-	barrier   *barrier
+	synced    bool       // the first Sync was delivered
+	sticky    *shard     // in the middle of a snapshot key's chunks: the others wait
+	order     []*shard   // the shards, in the order the merger takes from them
+	rr        int        // where the next pass over order starts
+	barriers  []*barrier // recent ones, oldest first
 	// Halves that went out alone (see Stats.LateMoveIns, LateDels), for
 	// 2×MoveWait: a DEL delivered as a delete, a RESTORE-ASKING given up.
 	lateDels, givenUp map[mkey]lateHalf
@@ -806,9 +808,9 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 	}
 	if len(ds.unpaired) > 0 {
 		if ds.bar == nil {
-			ds.bar = t.startBarrier(sh, it.recv)
+			ds.bar = t.startBarrier(it.recv)
 		}
-		if !t.barrierPassed(ds.bar, now) {
+		if !t.barrierPassed(ds.bar, sh, now) {
 			if now.Sub(it.recv) < t.cfg.MoveWait {
 				return false
 			}
@@ -1142,6 +1144,7 @@ func (t *Tap) Close() error {
 			sh.stop() //nolint:errcheck // no checkpointer of their own
 		}
 		t.wg.Wait()
+		t.ctl.close()
 		if !t.cfg.ManualCommit {
 			t.mu.Lock()
 			to := t.autoTo

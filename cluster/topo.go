@@ -7,25 +7,38 @@ import (
 	"time"
 )
 
-// barrier is a check that a DEL is no migration: every other shard's
-// primary is asked for its replication offset after the DEL arrived; once
-// the merger has received each shard's stream up to there, any
-// RESTORE-ASKING written before the DEL has been seen.
+// barrier is a check that a DEL is no migration: every primary is asked
+// for its replication offset after the DEL arrived; once the merger has
+// received each other shard's stream up to there, any RESTORE-ASKING
+// written before the DEL has been seen. One barrier serves every DEL, of any
+// shard, received before it started.
 type barrier struct {
 	start time.Time
-	from  *shard
 	done  chan struct{}
 	offs  map[*shard]int64 // the shards that answered
 }
 
-// startBarrier returns a barrier for a DEL of sh received at recv: the
-// current one when it started after recv, else a new one.
-func (t *Tap) startBarrier(sh *shard, recv time.Time) *barrier {
-	if b := t.barrier; b != nil && b.start.After(recv) && b.from == sh {
-		return b
+// maxBarriers is how many recent barriers the merger keeps for DELs to
+// share.
+const maxBarriers = 8
+
+// startBarrier returns a barrier for a DEL received at recv: the earliest
+// recent one that started after recv, else a new one.
+func (t *Tap) startBarrier(recv time.Time) *barrier {
+	for _, b := range t.barriers {
+		if b.start.After(recv) {
+			return b
+		}
 	}
-	b := &barrier{start: time.Now(), from: sh, done: make(chan struct{}), offs: map[*shard]int64{}}
-	t.barrier = b
+	now := time.Now()
+	b := &barrier{start: now, done: make(chan struct{}), offs: map[*shard]int64{}}
+	// Keep the recent ones: a DEL received before the oldest kept one
+	// starts its own.
+	t.barriers = slices.DeleteFunc(t.barriers, func(o *barrier) bool { return now.Sub(o.start) > t.cfg.MoveWait })
+	if len(t.barriers) == maxBarriers {
+		t.barriers = slices.Delete(t.barriers, 0, 1)
+	}
+	t.barriers = append(t.barriers, b)
 	t.mu.Lock()
 	t.st.Barriers++
 	t.mu.Unlock()
@@ -34,10 +47,8 @@ func (t *Tap) startBarrier(sh *shard, recv time.Time) *barrier {
 		addr string
 	}
 	var ts []target
-	for _, o := range t.shardList() {
-		if o != sh {
-			ts = append(ts, target{o, o.getAddr()})
-		}
+	for _, o := range t.order {
+		ts = append(ts, target{o, o.getAddr()})
 	}
 	t.wg.Add(1)
 	go func() {
@@ -51,12 +62,7 @@ func (t *Tap) startBarrier(sh *shard, recv time.Time) *barrier {
 		for i, tg := range ts {
 			go func() {
 				defer func() { done <- i }()
-				c, err := dialCtl(ctx, &t.cfg, tg.addr)
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				if _, off, err := replOffset(ctx, c); err == nil {
+				if off, err := t.ctl.offset(ctx, &t.cfg, tg.addr); err == nil {
 					offs[i], oks[i] = off, true
 				}
 			}()
@@ -73,16 +79,19 @@ func (t *Tap) startBarrier(sh *shard, recv time.Time) *barrier {
 	return b
 }
 
-// barrierPassed reports whether every shard that answered has been read up
-// to its answer. A shard that did not answer (its primary is down) is not
-// waited for.
-func (t *Tap) barrierPassed(b *barrier, now time.Time) bool {
+// barrierPassed reports whether every shard but from (the DEL's own) that
+// answered has been read up to its answer. A shard that did not answer (its
+// primary is down) is not waited for.
+func (t *Tap) barrierPassed(b *barrier, from *shard, now time.Time) bool {
 	select {
 	case <-b.done:
 	default:
 		return false
 	}
 	for sh, off := range b.offs {
+		if sh == from {
+			continue
+		}
 		t.mu.Lock()
 		_, live := t.shards[sh.id]
 		t.mu.Unlock()
