@@ -208,7 +208,8 @@ func (c *Cluster) ReplicaOf(id string) (NodeInfo, bool) {
 }
 
 // WaitHealthy waits until every live node says cluster_state:ok, agrees on
-// which primaries serve slots, and every live replica has its link up.
+// which primaries serve slots, none of which is a node that does not answer
+// (a killed primary is replaced), and every live replica has its link up.
 func (c *Cluster) WaitHealthy() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -225,12 +226,15 @@ func (c *Cluster) WaitHealthy() {
 
 func (c *Cluster) health(ctx context.Context) string {
 	views := map[string]bool{}
+	dead := map[string]bool{}
+	var lists [][]NodeInfo
 	for _, s := range c.Nodes {
 		cl := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DisableIdentity: true, Protocol: 2})
 		info, err := cl.ClusterInfo(ctx).Result()
 		if err != nil {
 			cl.Close()
-			continue // a killed node
+			dead[s.Addr] = true // a killed node
+			continue
 		}
 		repl, err := cl.Info(ctx, "replication").Result()
 		nodes, err2 := cl.ClusterNodes(ctx).Result()
@@ -250,17 +254,20 @@ func (c *Cluster) health(ctx context.Context) string {
 		if strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up") {
 			return s.Addr + " replica link down"
 		}
+		lists = append(lists, parseNodes(nodes))
+	}
+	for _, l := range lists {
 		var prim []string
-		for _, n := range parseNodes(nodes) {
-			if n.Primary && !n.Fail && n.Slots > 0 {
-				prim = append(prim, n.Addr+"/"+strconv.Itoa(n.Slots))
+		for _, n := range l {
+			if n.Primary && n.Slots > 0 && (n.Fail || dead[n.Addr]) {
+				// A failed or killed node that is still a primary
+				// with slots keeps the cluster waiting for a
+				// failover (right after a SIGKILL, before the
+				// failure is detected, the others still list it).
+				return n.Addr + " down, not yet replaced"
 			}
-			if n.Fail {
-				// A failed node that is still a primary with slots keeps
-				// the cluster waiting for a failover.
-				if n.Primary && n.Slots > 0 {
-					return n.Addr + " failed, not yet replaced"
-				}
+			if n.Primary && n.Slots > 0 {
+				prim = append(prim, n.Addr+"/"+strconv.Itoa(n.Slots))
 			}
 		}
 		views[strings.Join(prim, ",")] = true
