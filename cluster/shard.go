@@ -80,6 +80,7 @@ type delState struct {
 	paired   int
 	unpaired map[mkey]bool
 	bar      *barrier
+	since    time.Time // when the merger first took it (recv may be older: the shard reads ahead)
 }
 
 // commitEntry maps a merged offset to a shard position. A pending entry

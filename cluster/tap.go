@@ -785,7 +785,7 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 	}
 	ds := it.del
 	if ds == nil {
-		ds = &delState{unpaired: map[mkey]bool{}}
+		ds = &delState{unpaired: map[mkey]bool{}, since: time.Now()}
 		it.del = ds
 		for _, a := range e.Args[1:] {
 			k := mkey{e.DB, string(a)}
@@ -811,7 +811,7 @@ func (t *Tap) command(it *item, e *replica.Command, now time.Time) bool {
 			ds.bar = t.startBarrier(it.recv)
 		}
 		if !t.barrierPassed(ds.bar, sh, now) {
-			if now.Sub(it.recv) < t.cfg.MoveWait {
+			if now.Sub(ds.since) < t.cfg.MoveWait {
 				return false
 			}
 			t.mu.Lock()
