@@ -392,6 +392,9 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 		}
 		select {
 		case <-t.wake:
+			if len(t.held) > 0 { // a barrier may have finished
+				t.recheck(time.Now())
+			}
 		case infos := <-t.topo:
 			t.applyTopology(infos)
 		case <-tc:

@@ -53,7 +53,6 @@ func (t *Tap) startBarrier(recv time.Time) *barrier {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		defer close(b.done)
 		ctx, cancel := context.WithTimeout(t.ctx, t.cfg.MoveWait)
 		defer cancel()
 		offs := make([]int64, len(ts))
@@ -75,6 +74,8 @@ func (t *Tap) startBarrier(recv time.Time) *barrier {
 				b.offs[tg.sh] = offs[i]
 			}
 		}
+		close(b.done)
+		t.signal() // the merger rechecks its held DELs now, not at its next tick
 	}()
 	return b
 }
