@@ -165,3 +165,37 @@ func BenchmarkClusterSeparate(b *testing.B) {
 	}
 	b.ReportMetric(float64(benchCmds*b.N)/time.Since(start).Seconds(), "cmds/s")
 }
+
+// BenchmarkClusterSnapshot reads the initial snapshot of benchCmds keys
+// spread over 3 shards through one cluster.Tap: every shard's full
+// synchronisation, merged.
+func BenchmarkClusterSnapshot(b *testing.B) {
+	cl, _, _, _ := benchBacklog(b, benchCmds, false)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		tap, err := cluster.Dial(ctx, cluster.Config{Addrs: cl.Seeds()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for done := false; !done; {
+			ev, err := tap.Next(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			switch ev.(type) {
+			case *replica.SnapshotRecord:
+				n++
+			case *replica.SnapshotDone:
+				done = true
+			}
+		}
+		tap.Close()
+		if n < benchCmds {
+			b.Fatalf("%d records, want at least %d", n, benchCmds)
+		}
+	}
+	b.ReportMetric(float64(benchCmds*b.N)/time.Since(start).Seconds(), "keys/s")
+}

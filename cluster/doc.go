@@ -19,10 +19,10 @@
 // Dial asks the seed nodes for the shards (CLUSTER SHARDS, or CLUSTER NODES
 // on servers without it) and opens one replica session (package replica) on
 // each shard's primary. Each session has a goroutine that reads ahead of
-// the merger into a bounded queue (256 events or 1 MiB of arguments):
-// commands and transactions are copied out of the session's buffers; any
-// other event (snapshot records, a command of more than 64 KiB) is not, and
-// the goroutine waits until the merger is done with it. The merger takes the
+// the merger into a bounded queue (256 events or 1 MiB of copies):
+// commands, transactions and snapshot keys are copied out of the session's
+// buffers; a stream or module key, anything over 64 KiB and any other event
+// are not, and the goroutine waits until the merger is done with it. The merger takes the
 // queue whole, so a busy stream costs no hand-off per event. A shard the
 // caller does not keep up with is not read past its queue (backpressure as
 // in package replica, per shard).

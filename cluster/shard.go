@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
 
@@ -91,18 +92,18 @@ type commitEntry struct {
 	pending bool
 }
 
-// Read-ahead limits of a shard: events, and bytes of copied arguments.
+// Read-ahead limits of a shard: events, and bytes copied.
 const (
 	queueMax      = 256
 	queueMaxBytes = 1 << 20
-	ownMax        = 64 << 10 // a command with more argument bytes is not copied
+	ownMax        = 64 << 10 // an event with more bytes to copy is not copied
 )
 
 // run is a shard's goroutine: it reads the session and queues each event
-// for the merger. Commands and transactions are copied and it reads on, up
-// to queueMax events or queueMaxBytes ahead of the merger; after any other
-// event (or a command too large to copy) it waits until the merger is done
-// with it, since the event's slices alias the session's buffers. primed says
+// for the merger. What own copies (commands, transactions, snapshot keys)
+// lets it read on, up to queueMax events or queueMaxBytes ahead of the
+// merger; after any other event it waits until the merger is done with it,
+// since the event's slices alias the session's buffers. primed says
 // the first event was read by Dial and is in the merger already.
 func (t *Tap) run(sh *shard, primed bool) {
 	defer t.wg.Done()
@@ -223,10 +224,10 @@ func (sh *shard) queued() bool {
 	return len(sh.q) > 0
 }
 
-// own copies a command's or a transaction's arguments out of the session's
-// buffers, so that the shard can read on. It returns the bytes copied, or
-// -1 for an event it leaves as it is: any other kind, or arguments of more
-// than ownMax bytes.
+// own copies a command's or a transaction's arguments, or a snapshot key,
+// out of the session's buffers, so that the shard can read on. It returns
+// the bytes copied, or -1 for an event it leaves as it is: any other kind,
+// a stream or module key, or more than ownMax bytes.
 func own(ev replica.Event) int {
 	var one [1]*[][]byte
 	var lists []*[][]byte
@@ -239,6 +240,8 @@ func own(ev replica.Event) int {
 		for i := range e.Commands {
 			lists[i] = &e.Commands[i].Args
 		}
+	case *replica.SnapshotRecord:
+		return ownRecord(e)
 	default:
 		return -1
 	}
@@ -330,4 +333,60 @@ func (t *Tap) caught(sh *shard, off int64, now time.Time) bool {
 		sh.probeOK, sh.probeRet, sh.probeAt = true, ret, now
 	}
 	return false
+}
+
+// ownRecord copies a snapshot key of a string, list, set, hash or sorted
+// set (the Entry too: the decoder may reuse it) into one new Entry and one
+// byte array.
+func ownRecord(e *replica.SnapshotRecord) int {
+	en, ok := e.Record.(*rdb.Entry)
+	if !ok || en.Stream != nil || en.Module != nil {
+		return -1
+	}
+	size := len(en.Key) + len(en.Str)
+	for _, b := range en.Elems {
+		size += len(b)
+	}
+	for _, f := range en.Fields {
+		size += len(f.Name) + len(f.Value)
+	}
+	for _, m := range en.Members {
+		size += len(m.Name)
+	}
+	if size > ownMax {
+		return -1
+	}
+	buf := make([]byte, 0, size)
+	cp := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		at := len(buf)
+		buf = append(buf, b...)
+		return buf[at:len(buf):len(buf)]
+	}
+	c := *en
+	c.Key, c.Str = cp(en.Key), cp(en.Str)
+	if en.Elems != nil {
+		c.Elems = make([][]byte, len(en.Elems))
+		for i, b := range en.Elems {
+			c.Elems[i] = cp(b)
+		}
+	}
+	if en.Fields != nil {
+		c.Fields = make([]rdb.Field, len(en.Fields))
+		for i, f := range en.Fields {
+			c.Fields[i] = f
+			c.Fields[i].Name, c.Fields[i].Value = cp(f.Name), cp(f.Value)
+		}
+	}
+	if en.Members != nil {
+		c.Members = make([]rdb.Member, len(en.Members))
+		for i, m := range en.Members {
+			c.Members[i] = m
+			c.Members[i].Name = cp(m.Name)
+		}
+	}
+	e.Record = &c
+	return size
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
 
@@ -92,5 +93,39 @@ func TestShardQueue(t *testing.T) {
 	}
 	if it := sh.head(); it == nil || sh.full() {
 		t.Fatal("the event queued meanwhile is not next")
+	}
+}
+
+func TestOwnRecord(t *testing.T) {
+	buf := []byte("keystrab12fvzm")
+	en := &rdb.Entry{Key: buf[0:3], Type: rdb.TypeHash, Chunk: 2, Expire: 42,
+		Str:     buf[3:6],
+		Elems:   [][]byte{buf[6:7], buf[7:8]},
+		Fields:  []rdb.Field{{Name: buf[10:11], Value: buf[11:12], Expire: 7}},
+		Members: []rdb.Member{{Name: buf[12:14], Score: 1.5}},
+	}
+	ev := &replica.SnapshotRecord{Record: en}
+	if n := own(ev); n != 3+3+2+2+2 {
+		t.Fatalf("own(record) = %d, want 12", n)
+	}
+	copy(buf, bytes.Repeat([]byte{'x'}, len(buf))) // the decoder reuses its buffers
+	*en = rdb.Entry{}                              // and its Entry
+	c := ev.Record.(*rdb.Entry)
+	if c == en || string(c.Key) != "key" || string(c.Str) != "str" || c.Chunk != 2 || c.Expire != 42 ||
+		string(c.Elems[0]) != "a" || string(c.Elems[1]) != "b" ||
+		string(c.Fields[0].Name) != "f" || string(c.Fields[0].Value) != "v" || c.Fields[0].Expire != 7 ||
+		string(c.Members[0].Name) != "zm" || c.Members[0].Score != 1.5 {
+		t.Fatalf("copy %+v", c)
+	}
+	if cap(c.Key) != 3 {
+		t.Fatalf("key cap %d: an append would overwrite the next slice", cap(c.Key))
+	}
+	for _, r := range []rdb.Record{
+		&rdb.Entry{Key: []byte("s"), Type: rdb.TypeStream, Stream: &rdb.Stream{}},
+		&rdb.Entry{Key: []byte("b"), Type: rdb.TypeString, Str: make([]byte, ownMax)},
+	} {
+		if n := own(&replica.SnapshotRecord{Record: r}); n != -1 {
+			t.Fatalf("own(%T) = %d, want -1", r, n)
+		}
 	}
 }
