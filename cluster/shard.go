@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redtap/redtap/internal/rdbcopy"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
@@ -335,58 +336,19 @@ func (t *Tap) caught(sh *shard, off int64, now time.Time) bool {
 	return false
 }
 
-// ownRecord copies a snapshot key of a string, list, set, hash or sorted
-// set (the Entry too: the decoder may reuse it) into one new Entry and one
-// byte array.
+// ownRecord copies a snapshot key (the Entry too: the decoder may reuse it)
+// into one new Entry and one byte array. Streams and modules are left as
+// they are: their copies are not bounded by the bytes Size counts.
 func ownRecord(e *replica.SnapshotRecord) int {
 	en, ok := e.Record.(*rdb.Entry)
 	if !ok || en.Stream != nil || en.Module != nil {
 		return -1
 	}
-	size := len(en.Key) + len(en.Str)
-	for _, b := range en.Elems {
-		size += len(b)
-	}
-	for _, f := range en.Fields {
-		size += len(f.Name) + len(f.Value)
-	}
-	for _, m := range en.Members {
-		size += len(m.Name)
-	}
+	vecs, size := rdbcopy.Size(en)
 	if size > ownMax {
 		return -1
 	}
-	buf := make([]byte, 0, size)
-	cp := func(b []byte) []byte {
-		if b == nil {
-			return nil
-		}
-		at := len(buf)
-		buf = append(buf, b...)
-		return buf[at:len(buf):len(buf)]
-	}
-	c := *en
-	c.Key, c.Str = cp(en.Key), cp(en.Str)
-	if en.Elems != nil {
-		c.Elems = make([][]byte, len(en.Elems))
-		for i, b := range en.Elems {
-			c.Elems[i] = cp(b)
-		}
-	}
-	if en.Fields != nil {
-		c.Fields = make([]rdb.Field, len(en.Fields))
-		for i, f := range en.Fields {
-			c.Fields[i] = f
-			c.Fields[i].Name, c.Fields[i].Value = cp(f.Name), cp(f.Value)
-		}
-	}
-	if en.Members != nil {
-		c.Members = make([]rdb.Member, len(en.Members))
-		for i, m := range en.Members {
-			c.Members[i] = m
-			c.Members[i].Name = cp(m.Name)
-		}
-	}
-	e.Record = &c
-	return size
+	c, n := rdbcopy.Entry(rdbcopy.NewHeap(vecs, size), en)
+	e.Record = c
+	return n
 }

@@ -1,7 +1,5 @@
 package monitor
 
-import "github.com/redtap/redtap/rdb"
-
 // The memory of batches (the bytes copied from the source, argument
 // vectors, events, batches) is carved from blocks. A block is counted:
 // one reference while it is the arena's current block, one per batch in it
@@ -157,34 +155,11 @@ func argsSize(args [][]byte) (int, int) {
 	return len(args), n
 }
 
-// entrySize returns the byte slices and bytes an entry's copy needs.
-func entrySize(e *rdb.Entry) (vecs, bytes int) {
-	bytes = len(e.Key) + len(e.Str)
-	vecs = len(e.Elems)
-	for _, b := range e.Elems {
-		bytes += len(b)
-	}
-	for _, f := range e.Fields {
-		bytes += len(f.Name) + len(f.Value)
-	}
-	for _, m := range e.Members {
-		bytes += len(m.Name)
-	}
-	if e.Stream != nil {
-		for _, se := range e.Stream.Entries {
-			vecs += len(se.Fields)
-			for _, b := range se.Fields {
-				bytes += len(b)
-			}
-		}
-	}
-	return vecs, bytes
-}
-
-// copier copies into a block with room, or on the heap.
+// copier copies into a block with room, or on the heap (an
+// rdbcopy.Allocator).
 type copier struct{ blk *block }
 
-func (c copier) bytes(p []byte) []byte {
+func (c copier) Bytes(p []byte) []byte {
 	if p == nil {
 		return nil
 	}
@@ -194,84 +169,9 @@ func (c copier) bytes(p []byte) []byte {
 	return c.blk.copyBytes(p)
 }
 
-func (c copier) vec(n int) [][]byte {
+func (c copier) Vec(n int) [][]byte {
 	if c.blk == nil {
 		return make([][]byte, n)
 	}
 	return c.blk.vec(n)
-}
-
-// copyEntry returns a deep copy of a snapshot entry, and its size in
-// bytes. Key, values and vectors go to blk (which has room for what
-// entrySize counts) or the heap; the entry and its structures to the heap.
-func copyEntry(blk *block, e *rdb.Entry) (*rdb.Entry, int64) {
-	a := copier{blk}
-	c := *e
-	_, size := entrySize(e)
-	c.Key = a.bytes(e.Key)
-	c.Str = a.bytes(e.Str)
-	if e.Elems != nil {
-		c.Elems = a.vec(len(e.Elems))
-		for i, b := range e.Elems {
-			c.Elems[i] = a.bytes(b)
-		}
-	}
-	if e.Fields != nil {
-		c.Fields = make([]rdb.Field, len(e.Fields))
-		for i, f := range e.Fields {
-			c.Fields[i] = rdb.Field{Name: a.bytes(f.Name), Value: a.bytes(f.Value), Expire: f.Expire}
-		}
-	}
-	if e.Members != nil {
-		c.Members = make([]rdb.Member, len(e.Members))
-		for i, m := range e.Members {
-			c.Members[i] = rdb.Member{Name: a.bytes(m.Name), Score: m.Score}
-		}
-	}
-	if e.Stream != nil {
-		c.Stream = copyStream(a, e.Stream)
-	}
-	if e.Module != nil {
-		m := *e.Module
-		m.Raw = append([]byte(nil), m.Raw...)
-		c.Module = &m
-		size += len(m.Raw)
-	}
-	return &c, int64(size)
-}
-
-func copyStream(a copier, s *rdb.Stream) *rdb.Stream {
-	c := &rdb.Stream{}
-	if s.Entries != nil {
-		c.Entries = make([]rdb.StreamEntry, len(s.Entries))
-		for i, se := range s.Entries {
-			f := a.vec(len(se.Fields))
-			for j, b := range se.Fields {
-				f[j] = a.bytes(b)
-			}
-			c.Entries[i] = rdb.StreamEntry{ID: se.ID, Fields: f}
-		}
-	}
-	if s.Meta != nil {
-		m := *s.Meta
-		if s.Meta.Groups != nil {
-			m.Groups = make([]rdb.StreamGroup, len(s.Meta.Groups))
-			for i, g := range s.Meta.Groups {
-				g.Name = append([]byte(nil), g.Name...)
-				g.PEL = append([]rdb.StreamPending(nil), g.PEL...)
-				if g.Consumers != nil {
-					cons := make([]rdb.StreamConsumer, len(g.Consumers))
-					for j, cn := range g.Consumers {
-						cn.Name = append([]byte(nil), cn.Name...)
-						cn.PEL = append([]rdb.StreamID(nil), cn.PEL...)
-						cons[j] = cn
-					}
-					g.Consumers = cons
-				}
-				m.Groups[i] = g
-			}
-		}
-		c.Meta = &m
-	}
-	return c
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"unsafe"
 
+	"github.com/redtap/redtap/internal/rdbcopy"
 	"github.com/redtap/redtap/rdb"
 	"github.com/redtap/redtap/replica"
 )
@@ -116,7 +117,7 @@ func (m *Monitor) handle(ctx context.Context, s *Subscriber, ev replica.Event) e
 		}
 		entry = en
 		nev = 1
-		nargs, nbytes = entrySize(en)
+		nargs, nbytes = rdbcopy.Size(en)
 	case *replica.SnapshotDone:
 		nev = 1
 	case *replica.Sync:
@@ -222,9 +223,9 @@ func (m *Monitor) handle(ctx context.Context, s *Subscriber, ev replica.Event) e
 		}
 	}
 	if entry != nil {
-		c, n := copyEntry(blk, entry)
+		c, n := rdbcopy.Entry(copier{blk}, entry)
 		events[0].Entry, events[0].Key = c, c.Key
-		size += n
+		size += int64(n)
 	}
 	bp := m.build.ar.batch(blk)
 	b.Events, b.seq, b.blk = events, m.read.seq, blk
