@@ -380,6 +380,24 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 		if t.err != nil {
 			return nil, t.err
 		}
+		// While events flow, Next never waits in the select below: look
+		// at the rest first, or a shard whose primary failed over would
+		// never be redirected.
+		select {
+		case infos := <-t.topo:
+			t.applyTopology(infos)
+		case <-ctx.Done():
+			if tick != nil {
+				tick.Stop()
+			}
+			return nil, ctx.Err()
+		case <-t.closed:
+			if tick != nil {
+				tick.Stop()
+			}
+			return nil, ErrClosed
+		default:
+		}
 		if t.pull() {
 			continue
 		}
