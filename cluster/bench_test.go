@@ -119,15 +119,13 @@ func benchMerged(b *testing.B, n int, del bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for n := 0; n < cmds; {
-			ev, err := tap.Next(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
+		n := 0
+		readUntil(b, tap, func(ev replica.Event) bool {
 			if _, ok := ev.(*replica.Command); ok {
 				n++
 			}
-		}
+			return n == cmds
+		})
 		st = tap.Stats()
 		tap.Close()
 	}
@@ -180,22 +178,32 @@ func BenchmarkClusterSnapshot(b *testing.B) {
 			b.Fatal(err)
 		}
 		n := 0
-		for done := false; !done; {
-			ev, err := tap.Next(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
+		readUntil(b, tap, func(ev replica.Event) bool {
 			switch ev.(type) {
 			case *replica.SnapshotRecord:
 				n++
 			case *replica.SnapshotDone:
-				done = true
+				return true
 			}
-		}
+			return false
+		})
 		tap.Close()
 		if n < benchCmds {
 			b.Fatalf("%d records, want at least %d", n, benchCmds)
 		}
 	}
 	b.ReportMetric(float64(benchCmds*b.N)/time.Since(start).Seconds(), "keys/s")
+}
+
+// readUntil reads the tap until done returns true.
+func readUntil(b *testing.B, tap *cluster.Tap, done func(replica.Event) bool) {
+	for {
+		ev, err := tap.Next(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if done(ev) {
+			return
+		}
+	}
 }

@@ -361,6 +361,11 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 		t.autoCommit()
 	}
 	var tick *time.Ticker
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
 	for {
 		if len(t.ready) > 0 {
 			r := t.ready[0]
@@ -371,9 +376,6 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 				t.mu.Lock()
 				t.autoTo = max(t.autoTo, r.merged)
 				t.mu.Unlock()
-			}
-			if tick != nil {
-				tick.Stop()
 			}
 			return r.ev, nil
 		}
@@ -387,14 +389,8 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 		case infos := <-t.topo:
 			t.applyTopology(infos)
 		case <-ctx.Done():
-			if tick != nil {
-				tick.Stop()
-			}
 			return nil, ctx.Err()
 		case <-t.closed:
-			if tick != nil {
-				tick.Stop()
-			}
 			return nil, ErrClosed
 		default:
 		}
@@ -418,14 +414,8 @@ func (t *Tap) Next(ctx context.Context) (replica.Event, error) {
 		case <-tc:
 			t.recheck(time.Now())
 		case <-ctx.Done():
-			if tick != nil {
-				tick.Stop()
-			}
 			return nil, ctx.Err()
 		case <-t.closed:
-			if tick != nil {
-				tick.Stop()
-			}
 			return nil, ErrClosed
 		}
 	}
