@@ -22,6 +22,7 @@ import (
 
 	"github.com/redtap/redtap/assembler"
 	"github.com/redtap/redtap/assembler/live"
+	"github.com/redtap/redtap/internal/testkit/benchdata"
 	"github.com/redtap/redtap/internal/testkit/redistest"
 )
 
@@ -159,12 +160,7 @@ func measure(t *testing.T, rate, nsubs int, iv time.Duration, dur time.Duration)
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(lats)
-	pct := func(p float64) time.Duration {
-		if len(lats) == 0 {
-			return 0
-		}
-		return lats[min(len(lats)-1, int(p*float64(len(lats))))]
-	}
+	pct := func(p float64) time.Duration { return benchdata.Percentile(lats, p) }
 	cpu := time.Duration(ru1.Utime.Nano()+ru1.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) * time.Nanosecond
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

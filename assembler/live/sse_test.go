@@ -102,11 +102,7 @@ func TestSSECleanup(t *testing.T) {
 	src, h := newHub(t, 10*time.Millisecond)
 	srv := serve(t, h.SSE())
 	src.snapshot(100, "a:1")
-	// Warm up: the client's transport and the server's connection.
-	c := dialSSE(t, srv.URL, "")
-	c.next(t)
-	c.close()
-	base := settle(t, h)
+	base := warmSSE(t, srv.URL, h)
 
 	for i := range 50 {
 		c := dialSSE(t, srv.URL+fmt.Sprintf("?match=a:%d", i%3), "")
@@ -116,6 +112,17 @@ func TestSSECleanup(t *testing.T) {
 		c.close()
 	}
 	require.LessOrEqual(t, settle(t, h), base, "goroutines left behind")
+}
+
+// warmSSE warms up the client's transport and the server's connection with
+// one viewer that reads its first message and leaves, and returns settle's
+// count of goroutines after it.
+func warmSSE(t *testing.T, url string, h *live.Hub) int {
+	t.Helper()
+	c := dialSSE(t, url, "")
+	c.next(t)
+	c.close()
+	return settle(t, h)
 }
 
 // settle waits until no viewer is subscribed and the number of goroutines
@@ -296,10 +303,7 @@ func TestSSEChurn(t *testing.T) {
 	src, h := newHub(t, assembler.AtOnce)
 	srv := serve(t, h.SSE())
 	src.snapshot(100, "a:1")
-	c := dialSSE(t, srv.URL, "")
-	c.next(t)
-	c.close()
-	base := settle(t, h)
+	base := warmSSE(t, srv.URL, h)
 
 	// The viewers that stay read in goroutines of their own; the writes
 	// wait for the slowest when it is 20 behind, so that none falls

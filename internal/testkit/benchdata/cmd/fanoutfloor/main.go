@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redtap/redtap/internal/testkit/benchdata"
 )
 
 func main() {
@@ -143,12 +145,7 @@ func reader() {
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(lats)
-	p := func(f float64) time.Duration {
-		if len(lats) == 0 {
-			return 0
-		}
-		return lats[min(len(lats)-1, int(f*float64(len(lats))))]
-	}
+	p := func(f float64) time.Duration { return benchdata.Percentile(lats, f) }
 	fmt.Printf("reads=%d reader_cpu=%.0f%% p50=%.2fms p99=%.2fms max=%.2fms\n", len(lats), 100*cpu.Seconds()/el.Seconds(),
 		float64(p(0.5))/1e6, float64(p(0.99))/1e6, float64(p(1))/1e6)
 }

@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redtap/redtap/internal/testkit/benchdata"
 	"golang.org/x/sys/unix"
 )
 
@@ -140,12 +141,7 @@ func main() {
 	slices.Sort(sock)
 	slices.Sort(bl)
 	slices.Sort(bs)
-	pctOf := func(l []time.Duration, p float64) time.Duration {
-		if len(l) == 0 {
-			return 0
-		}
-		return l[min(len(l)-1, int(p*float64(len(l))))]
-	}
+	pctOf := benchdata.Percentile
 	pct := func(p float64) time.Duration { return pctOf(lats, p) }
 	achieved := float64(seq-n0) / elapsed.Seconds()
 	// seen: the share of (write, timed client) pairs that arrived. A
